@@ -1,0 +1,3 @@
+from sage_tui.cli import main
+
+main()
