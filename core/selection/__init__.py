@@ -1,0 +1,1 @@
+"""Tool selection: keyword (BM25), embedding and two-stage selectors behind one protocol."""
