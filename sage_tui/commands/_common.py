@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # stdout is reserved for data (tables or --json); logs and progress go to stderr
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
@@ -44,7 +44,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SageError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            from rich.markup import escape
+
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")

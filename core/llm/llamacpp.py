@@ -1,0 +1,140 @@
+"""In-process llama.cpp backend (llama-cpp-python), loaded once per process and reused."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from core.errors import ModelError
+from core.llm.base import Completion, Message, TokenCallback
+from core.llm.chat_format import get_format
+from core.llm.grammar import schema_to_gbnf
+from core.llm.models import ResolvedModel, resolve_model
+
+THREADS_ENV = "SAGE_TUI_THREADS"
+DEFAULT_N_CTX = 2048
+
+_MODELS: dict[tuple[str, str | None, int, int], Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def default_threads() -> int:
+    """`$SAGE_TUI_THREADS`, else the number of physical cores (measure: see docs/PLANNING.md)."""
+    env = os.environ.get(THREADS_ENV)
+    if env:
+        return max(1, int(env))
+    try:
+        import psutil
+
+        return max(1, psutil.cpu_count(logical=False) or 1)
+    except Exception:  # psutil missing or unsupported platform
+        return max(1, (os.cpu_count() or 2) // 2)
+
+
+def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: int = 0) -> Any:
+    """Return the process-wide `llama_cpp.Llama` for this (model, LoRA, n_ctx, threads)."""
+    key = (path, lora, n_ctx, n_threads)
+    with _LOAD_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve a busy box
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelError(f"llama-cpp-python is not installed ({exc})", hint="pip install llama-cpp-python") from None
+        try:
+            llm = Llama(model_path=path, lora_path=lora, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                        seed=seed, verbose=False)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"cannot load {path}" + (f" with LoRA {lora}" if lora else "") + f": {exc}") from None
+        _MODELS[key] = llm
+        return llm
+
+
+class LlamaCppBackend:
+    """Chat completion on a local GGUF with JSON-schema/GBNF constrained decoding and streaming."""
+
+    def __init__(self, model: ResolvedModel | str | None = None, *, lora: str | None = None,
+                 n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> None:
+        self.model = model if isinstance(model, ResolvedModel) else resolve_model(model, lora)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self.name = f"llama.cpp:{self.model.name}"
+        self._render, self._stop = get_format(self.model.chat_format)
+        self._lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+
+    @property
+    def llama(self) -> Any:
+        lora = str(self.model.lora) if self.model.lora else None
+        return load_llama(str(self.model.path), lora, self.n_ctx, self.n_threads)
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": "llama.cpp", **self.model.to_dict(), "n_ctx": self.n_ctx, "n_threads": self.n_threads}
+
+    def render(self, messages: Sequence[Message]) -> str:
+        return self._render(messages, add_generation_prompt=True)
+
+    def _grammar(self, json_schema: dict[str, Any] | None, grammar: str | None) -> Any:
+        if json_schema is None and grammar is None:
+            return None
+        from llama_cpp import LlamaGrammar
+
+        import json
+
+        text = grammar if grammar is not None else schema_to_gbnf(json_schema or {})
+        key = text if grammar is not None else json.dumps(json_schema, sort_keys=True)
+        if key not in self._grammars:
+            try:
+                self._grammars[key] = LlamaGrammar.from_string(text, verbose=False)
+            except ValueError as exc:
+                raise ModelError(f"invalid grammar: {exc}") from None
+            if len(self._grammars) > 256:
+                self._grammars.pop(next(iter(self._grammars)))
+        return self._grammars[key]
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+        stop: Sequence[str] | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        prompt = self.render(messages)
+        llm = self.llama
+        gram = self._grammar(json_schema, grammar)
+        with self._lock:
+            n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+            if n_prompt + max_tokens > self.n_ctx:
+                raise ModelError(f"prompt of {n_prompt} tokens + {max_tokens} new tokens exceeds n_ctx={self.n_ctx}")
+            t0 = time.perf_counter()
+            pieces: list[str] = []
+            finish = "stop"
+            n_out = 0
+            try:
+                stream = llm.create_completion(
+                    prompt, max_tokens=max_tokens, temperature=temperature, seed=seed, grammar=gram,
+                    stop=list(stop or []) + self._stop, stream=True, top_k=1 if temperature == 0 else 40,
+                )
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    piece = choice.get("text") or ""
+                    if piece:
+                        pieces.append(piece)
+                        n_out += 1
+                        if on_token is not None:
+                            on_token(piece)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            except (RuntimeError, ValueError) as exc:
+                raise ModelError(f"generation failed: {exc}") from None
+            secs = time.perf_counter() - t0
+        return Completion("".join(pieces), finish, n_prompt, n_out, secs, meta={"backend": self.name})

@@ -1,0 +1,1 @@
+"""Metrics for selection, planning, timing and efficiency (names are a public contract)."""
