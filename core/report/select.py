@@ -57,10 +57,6 @@ def identity(run: dict[str, Any]) -> tuple:
     return (kind,)
 
 
-def _parent_ids(store: RunStore) -> set[str]:
-    return {r["parent_id"] for r in store.list_runs() if r.get("parent_id")}
-
-
 def select_runs(store: RunStore, selection: Selection) -> list[dict[str, Any]]:
     """Completed train/eval/plan runs chosen by `selection`, sorted by id.
 

@@ -1,0 +1,162 @@
+"""Mean +- std over seeds for Table 1 and the ablation tables, with provenance for every number."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.report.select import child_evals, coreset_of, seed_of, variant_of
+from core.report.specs import ABLATION_TASKS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
+from core.store import RunStore
+
+
+@dataclass
+class Cell:
+    """One table number: the values it averages and where each came from."""
+
+    values: list[float] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    seeds: list[int | None] = field(default_factory=list)
+
+    def add(self, value: float, run_id: str, seed: int | None) -> None:
+        self.values.append(float(value))
+        self.run_ids.append(run_id)
+        self.seeds.append(seed)
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float | None:
+        return math.fsum(self.values) / len(self.values) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        """Sample standard deviation over seeds (None below two values)."""
+        return statistics.stdev(self.values) if len(self.values) >= 2 else None
+
+    def to_json(self) -> dict[str, Any]:
+        order = sorted(range(self.n), key=lambda i: (self.run_ids[i], self.values[i]))
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "n": self.n,
+            "values": [self.values[i] for i in order],
+            "run_ids": [self.run_ids[i] for i in order],
+            "seeds": [self.seeds[i] for i in order],
+        }
+
+
+@dataclass
+class Row:
+    key: str  # stable id: method (+ budget) or variant name
+    label: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    def cell(self, metric: str) -> Cell:
+        return self.cells.setdefault(metric, Cell())
+
+    @property
+    def run_ids(self) -> list[str]:
+        return sorted({rid for c in self.cells.values() for rid in c.run_ids})
+
+
+def _fmt_budget(b: float) -> str:
+    return f"{b:.0%}" if b < 1 else f"{int(b)}" if b == int(b) else f"{b:g}"
+
+
+def train_run_metrics(store: RunStore, run: dict[str, Any], children: list[dict[str, Any]]) -> dict[str, tuple[float, str]]:
+    """Summary metrics of a training run: its own, completed by evaluations of the trained model.
+
+    Returns metric -> (value, run id it was read from). A child eval contributes only the
+    metrics of its task (e.g. `accuracy` only from timing_judgment).
+    """
+    out = {k: (v, run["id"]) for k, v in store.final_metrics(run["id"]).items()}
+    for child in children:
+        for k, v in store.final_metrics(child["id"]).items():
+            if TASK_OF_METRIC.get(k) == child.get("task") and k not in out:
+                out[k] = (v, child["id"])
+    return out
+
+
+def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row], dict[str, list[str]]]:
+    """Rows A..D (one per coreset budget where a method has several) and run -> contributing run ids."""
+    train = [r for r in runs if r["kind"] == "train" and r.get("method")]
+    children = child_evals(store, {r["id"] for r in train})
+    budgets: dict[str, set[float | None]] = {}
+    for r in train:
+        budgets.setdefault(r["method"], set()).add(coreset_of(r)[1])
+    rows: dict[str, Row] = {m: Row(key=m, label=m) for m in METHODS}
+    sources: dict[str, list[str]] = {}
+    for r in sorted(train, key=lambda r: r["id"]):
+        method = r["method"]
+        budget = coreset_of(r)[1]
+        key, label = method, method
+        if len(budgets[method]) > 1:
+            tag = "all" if budget is None else _fmt_budget(budget)
+            key, label = f"{method}@{tag}", f"{method} ({tag})"
+        row = rows.setdefault(key, Row(key=key, label=label))
+        values = train_run_metrics(store, r, children.get(r["id"], []))
+        sources[r["id"]] = sorted({src for _, src in values.values()})
+        for spec in TABLE1_METRICS:
+            if spec.name in values:
+                row.cell(spec.name).add(values[spec.name][0], r["id"], seed_of(r))
+    for method, bs in budgets.items():
+        if len(bs) > 1:
+            rows.pop(method, None)  # shown as one row per budget instead
+    return sorted(rows.values(), key=_row_order), sources
+
+
+def _row_order(row: Row) -> tuple:
+    method, _, budget = row.key.partition("@")
+    rank = METHODS.index(method) if method in METHODS else len(METHODS)
+    num = float(budget.rstrip("%")) / (100 if budget.endswith("%") else 1) if budget and budget != "all" else -1.0
+    return (rank, method, num, row.key)
+
+
+@dataclass
+class AblationSection:
+    task: str
+    component: str
+    dataset: str
+    n_samples: int
+    limit: str
+    rows: list[Row]
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}|{self.dataset}|{self.limit}"
+
+
+def _dataset_label(run: dict[str, Any]) -> str:
+    ds = (run.get("config") or {}).get("dataset") or ""
+    p = Path(ds)
+    return f"{p.parent.name}/{p.name}" if ds else "?"
+
+
+def ablation_sections(store: RunStore, runs: list[dict[str, Any]]) -> list[AblationSection]:
+    """One section per (task, dataset, limit); one row per variant, mean +- std over its runs."""
+    evals = [r for r in runs if r["kind"] == "eval" and not r.get("parent_id") and r.get("task") in ABLATION_TASKS]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in evals:
+        cfg = r.get("config") or {}
+        groups.setdefault((r["task"], r.get("dataset_hash") or "", _dataset_label(r), str(cfg.get("limit"))), []).append(r)
+    sections = []
+    for (task, _dh, label, limit), members in groups.items():
+        component, specs = ABLATION_TASKS[task]
+        rows: dict[str, Row] = {}
+        for r in sorted(members, key=lambda r: r["id"]):
+            name = variant_of(r)
+            row = rows.setdefault(name, Row(key=name, label=name))
+            metrics = store.final_metrics(r["id"])
+            for spec in specs:
+                if spec.name in metrics:
+                    row.cell(spec.name).add(metrics[spec.name], r["id"], seed_of(r))
+        n = max(len(store.done_sample_ids(r["id"])) for r in members)
+        sections.append(AblationSection(task, component, label, n, limit, sorted(rows.values(), key=lambda x: x.key)))
+    task_order = list(ABLATION_TASKS)
+    return sorted(sections, key=lambda s: (task_order.index(s.task), s.dataset, s.limit))
