@@ -50,6 +50,8 @@ class SageApp(App[None]):
         llm_backend: Any = None,
         mode: str | None = None,
     ) -> None:
+        if mode:
+            self.DEFAULT_MODE = mode  # read by App.__init__
         super().__init__()
         self.config = config if config is not None else load_config()
         self.db_path = db or self.config.db
@@ -58,8 +60,6 @@ class SageApp(App[None]):
         self._store: RunStore | None = None
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
-        if mode:
-            self.DEFAULT_MODE = mode
         if self.config.keymap:
             self.set_keymap(self.config.keymap)
 

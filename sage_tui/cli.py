@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Each module exposes `register(app)`. Keep this list in sync with sage_tui/commands/.
-COMMAND_MODULES = ["data", "runs", "eval"]
+COMMAND_MODULES = ["data", "data_import", "runs", "eval", "report", "plan", "decide", "train", "select"]
 
 
 def _version(value: bool) -> None:

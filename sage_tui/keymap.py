@@ -30,10 +30,10 @@ def _bindings(cls: type[DOMNode]) -> Iterator[Binding]:
 def binding_sources() -> list[tuple[str, type[DOMNode]]]:
     """(scope, class) of every class that declares workstation bindings."""
     from sage_tui.app import SageApp
-    from sage_tui.screens import SCREEN_CLASSES
+    from sage_tui.screens import screen_classes
     from sage_tui.widgets import WIDGET_CLASSES
 
-    return [("global", SageApp), *((c.SCOPE, c) for c in SCREEN_CLASSES), *((c.SCOPE, c) for c in WIDGET_CLASSES)]
+    return [("global", SageApp), *((c.SCOPE, c) for c in screen_classes()), *((c.SCOPE, c) for c in WIDGET_CLASSES)]
 
 
 def effective_key(app: App | None, binding: Binding) -> str:

@@ -37,6 +37,7 @@ class PlanGraph(Message):
 
     steps: list[dict[str, Any]]
     sub_goals: list[dict[str, Any]] = field(default_factory=list)
+    layout: Any = None  # widgets.dag.Layout computed in the worker (networkx stays off the UI thread)
 
 
 @dataclass

@@ -65,6 +65,13 @@ def resolve_base_model(name_or_path: str) -> Path:
     """Return an HF model directory for `name_or_path`; typed errors for unknown paths."""
     if name_or_path in ALIASES:
         return bundled_hf_dir()
+    if name_or_path == "tiny":  # a tiny random model for tests and smoke runs
+        out = cache_dir() / "models" / "tiny-llama"
+        if not (out / "config.json").exists():
+            from training.tiny import build_tiny_model_dir
+
+            build_tiny_model_dir(out)
+        return out
     p = Path(name_or_path).expanduser()
     if not p.exists():
         raise NotFoundError(

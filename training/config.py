@@ -82,7 +82,7 @@ class ContinualConfig:
 class EvalConfig:
     tasks: list[str] = field(default_factory=lambda: ["tool_selection", "tool_retrieval", "task_planning", "timing_judgment"])
     split: str = "test"
-    limit: int = 20  # samples per task
+    limit: int = 20  # samples per task (0 = all)
     max_new_tokens: int = 160
 
 

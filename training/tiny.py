@@ -6,6 +6,7 @@ code path (peft, checkpoints, resume, GGUF export) runs exactly as with a real m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -58,6 +59,26 @@ def build_tiny_model_dir(out: str | Path, corpus: Iterable[str] = (), *, vocab_s
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
         tie_word_embeddings=False,
+        initializer_range=0.2,  # larger than usual so LoRA updates move the outputs quickly
     )
     LlamaForCausalLM(cfg).save_pretrained(str(out))
+    return out
+
+
+def tiny_dialogs(n: int, tasks: tuple[str, ...] = ("tool_selection", "timing_judgment"), prefix: str = "d") -> list[dict]:
+    """Small synthetic training dialogs (in the bundled dialog format) for tests and smoke runs."""
+    out = []
+    for i in range(n):
+        task = tasks[i % len(tasks)]
+        tool = ["weather_lookup", "send_email", "flight_search"][i % 3]
+        if task == "timing_judgment":
+            answer = {"role": "assistant", "content": "yes" if i % 2 else "no"}
+        else:
+            args = json.dumps({"q": f"item {i}"})
+            answer = {"role": "assistant", "content": None,
+                      "tool_calls": [{"id": "c", "type": "function", "function": {"name": tool, "arguments": args}}]}
+        out.append({"id": f"{prefix}{i}", "task": task, "messages": [
+            {"role": "system", "content": "You are a helpful agent."},
+            {"role": "user", "content": f"request {i} about {tool.replace('_', ' ')} number {i * 7 % 13}"},
+            answer]})
     return out

@@ -29,8 +29,8 @@ CATEGORIES: tuple[str, ...] = (
     "data",
 )
 
-_TOKEN = re.compile(r"\[([A-Za-z_]+)\]")
-_SLOT = re.compile(r"\{([a-z_@]+)\}")
+_TOKEN = re.compile(r"\[([A-Za-z0-9_]+)\]")
+_SLOT = re.compile(r"\{([a-z0-9_@]+)\}")
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
 
@@ -79,7 +79,7 @@ def _specs_cached() -> tuple[dict[str, Any], ...]:
                     if "only" in subj and asp["key"] not in subj["only"]:
                         continue
                     raw = asp["params"](subj) if callable(asp["params"]) else asp["params"]
-                    params = [*subj.get("params", []), *raw]
+                    params = raw if asp.get("own_params") else [*subj.get("params", []), *raw]
                     names = [q["name"] for q in params]
                     if len(set(names)) != len(names):
                         raise ValueError(f"duplicate parameter in {subj['key']}/{asp['key']}: {names}")
@@ -113,6 +113,7 @@ def _specs_cached() -> tuple[dict[str, Any], ...]:
                             "returns": _fill(asp["returns"], subj),
                             "vps": vps,
                             "role": asp.get("role", "action"),
+                            "noun": subj.get("noun", ""),
                             "subject_group": f"{category}:{fam_idx}:{subj['key']}" if multi else f"{category}:prefix:{tid.split('_')[0]}",
                             "aspect_group": f"{category}:{fam_idx}:{asp['key']}" if multi else None,
                         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -19,6 +20,17 @@ DEFAULT_N_CTX = 2048
 
 _MODELS: dict[tuple[str, str | None, int, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free cached models before interpreter teardown (avoids llama_cpp errors in __del__ at exit)."""
+    for llm in _MODELS.values():
+        try:
+            llm.close()
+        except Exception:  # best effort at exit
+            pass
+    _MODELS.clear()
 
 
 def default_threads() -> int:
@@ -81,9 +93,9 @@ class LlamaCppBackend:
     def _grammar(self, json_schema: dict[str, Any] | None, grammar: str | None) -> Any:
         if json_schema is None and grammar is None:
             return None
-        from llama_cpp import LlamaGrammar
-
         import json
+
+        from llama_cpp import LlamaGrammar
 
         text = grammar if grammar is not None else schema_to_gbnf(json_schema or {})
         key = text if grammar is not None else json.dumps(json_schema, sort_keys=True)

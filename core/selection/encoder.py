@@ -126,7 +126,11 @@ class NumpyBertEncoder:
         self.tok.no_padding()
         w = load_file(str(model_dir / "model.safetensors"))
         w = {k.removeprefix("bert."): v for k, v in w.items()}
-        self.w = {k: (v.T.copy() if v.ndim == 2 and ".dense." in k or k.endswith(("query.weight", "key.weight", "value.weight")) else v) for k, v in w.items()}
+        self.w = {k: (v.T.copy() if v.ndim == 2 and ".dense." in k else v) for k, v in w.items()}
+        for i in range(self.layers):  # one fused QKV projection per layer
+            p = f"encoder.layer.{i}.attention.self."
+            self.w[p + "qkv.weight"] = np.concatenate([w[p + n + ".weight"].T for n in ("query", "key", "value")], axis=1).copy()
+            self.w[p + "qkv.bias"] = np.concatenate([w[p + n + ".bias"] for n in ("query", "key", "value")])
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self.w
@@ -141,11 +145,13 @@ class NumpyBertEncoder:
             p = f"encoder.layer.{i}."
 
             def proj(t: np.ndarray, name: str, p: str = p) -> np.ndarray:
-                return t @ w[p + name + ".weight"] + w[p + name + ".bias"]
+                flat = t.reshape(-1, t.shape[-1]) @ w[p + name + ".weight"] + w[p + name + ".bias"]
+                return flat.reshape(*t.shape[:-1], -1)
 
-            q = proj(x, "attention.self.query").reshape(n, seq, self.heads, hd).transpose(0, 2, 1, 3)
-            k = proj(x, "attention.self.key").reshape(n, seq, self.heads, hd).transpose(0, 2, 3, 1)
-            v = proj(x, "attention.self.value").reshape(n, seq, self.heads, hd).transpose(0, 2, 1, 3)
+            qkv = proj(x, "attention.self.qkv").reshape(n, seq, 3, self.heads, hd)
+            q = qkv[:, :, 0].transpose(0, 2, 1, 3)
+            k = qkv[:, :, 1].transpose(0, 2, 3, 1)
+            v = qkv[:, :, 2].transpose(0, 2, 1, 3)
             att = (q @ k) * scale + bias
             att = np.exp(att - att.max(-1, keepdims=True))
             att /= att.sum(-1, keepdims=True)

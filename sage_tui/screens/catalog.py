@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -27,7 +25,9 @@ def tool_matches(tool: Tool, terms: list[str]) -> bool:
 def tool_detail(tool: Tool) -> list[object]:
     head = Text.assemble((tool.name, "bold"), "  ", (tool.tool_id, "italic"), "\n", ("category: ", "dim"), tool.category)
     body = Text(f"\n{tool.description}\n\nreturns: {tool.returns}\nrequired: {', '.join(tool.required) or '-'}\n")
-    schema = Syntax(json.dumps(tool.parameters, indent=2), "json", theme="ansi_dark", word_wrap=True)
+    from rich.json import JSON  # cheap to build on the UI thread (Syntax loads pygments)
+
+    schema = JSON.from_data(tool.parameters, indent=2)
     return [head, body, schema]
 
 

@@ -17,7 +17,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-body"):
-            yield Static("Keys  (override any of them under [keymap] in the config file: id = \"key\")", classes="pane-title")
+            yield Static("Keys  (override any of them under [keymap] in the config file: id = \"key\")", classes="pane-title", markup=False)
             yield DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
             yield Static("ctrl+p opens the command palette: every action below is there too.  esc closes.", classes="muted")
 

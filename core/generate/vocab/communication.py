@@ -21,6 +21,8 @@ _CHANNELS = [
     {"key": "group_message", "noun": "group message", "plural": "group messages", "Title": "Group Message",
      "via": "to a named group conversation in the messenger app",
      "params": [p("group_name", "string", "Name of the group conversation.", "group")], "to": "the {group_name} group", "whom": "a group conversation"},
+    {"key": "forum_post", "noun": "forum post", "plural": "forum posts", "Title": "Forum Post", "via": "to a community forum board",
+     "params": [p("forum", "string", "Forum board name.", "forum")], "to": "the {forum} forum", "whom": "a community forum"},
 ]
 
 _CHANNEL_ASPECTS = [
@@ -66,6 +68,20 @@ _OBJECTS = [
      "ref": p("channel", "string", "Channel name, e.g. '#design-review'.", "channel"),
      "fields": [p("private", "boolean", "Whether the channel is invite-only.")],
      "actions": ["create", "get", "rename", "archive", "restore", "list", "search"]},
+    {"key": "email_folder", "noun": "email folder", "plural": "email folders", "Title": "Email Folder", "Plural": "Email Folders",
+     "ctx": "in the user's mailbox", "refdesc": "folder name", "ref": p("folder_name", "string", "Name of the folder.", "folder"),
+     "fields": [p("parent", "string", "Parent folder.")], "actions": ["create", "get", "rename", "delete", "list"]},
+    {"key": "email_filter", "noun": "email filter", "plural": "email filters", "Title": "Email Filter", "Plural": "Email Filters",
+     "ctx": "that sorts incoming mail", "refdesc": "filter name", "ref": p("filter_name", "string", "Name of the filter rule.", "alert_name"),
+     "fields": [p("from_address", "string", "Sender to match."), p("move_to", "string", "Folder to move matches to.")],
+     "actions": ["create", "get", "rename", "delete", "archive", "restore", "list"]},
+    {"key": "broadcast_list", "noun": "broadcast list", "plural": "broadcast lists", "Title": "Broadcast List", "Plural": "Broadcast Lists",
+     "ctx": "in the messenger app", "refdesc": "list name", "ref": p("list_name", "string", "Name of the broadcast list.", "group"),
+     "fields": [p("phone_numbers", "array", "Member phone numbers.", items="string")],
+     "actions": ["create", "get", "rename", "delete", "list", "share"]},
+    {"key": "call_recording", "noun": "call recording", "plural": "call recordings", "Title": "Call Recording", "Plural": "Call Recordings",
+     "ctx": "saved from video meetings", "refdesc": "recording title", "ref": p("title", "string", "Title of the recording.", "event"),
+     "fields": [], "actions": ["get", "delete", "list", "search", "share", "export"], "formats": ["mp4", "mp3", "txt"]},
 ]
 
 _EXTRAS = [

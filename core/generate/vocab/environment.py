@@ -23,6 +23,10 @@ _SUBJECTS = [
      "measures": "apparent temperature combining heat and humidity"},
     {"key": "smoke", "noun": "wildfire smoke levels", "Title": "Wildfire Smoke", "adj": "smoke",
      "measures": "smoke density and visibility from nearby wildfires"},
+    {"key": "wind", "noun": "wind conditions", "Title": "Wind Conditions", "adj": "high wind",
+     "measures": "wind speed, gusts and direction"},
+    {"key": "visibility", "noun": "visibility", "Title": "Visibility", "adj": "fog",
+     "measures": "visibility distance, fog and haze"},
 ]
 
 _ASPECTS = [
@@ -85,6 +89,16 @@ _OBJECTS = [
      "ref": p("title", "string", "Short title of the observation.", "observation"),
      "fields": [p("latitude", "number", "Latitude of the sighting."), p("longitude", "number", "Longitude of the sighting.")],
      "actions": ["create", "get", "delete", "list", "search", "share", "export"], "formats": ["csv", "json", "gpx"]},
+    {"key": "air_sensor", "noun": "home air sensor", "plural": "home air sensors", "Title": "Air Sensor", "Plural": "Air Sensors",
+     "ctx": "registered to the user's account", "refdesc": "sensor name",
+     "ref": p("sensor_name", "string", "Name given to the sensor.", "sensor"),
+     "fields": [p("indoor", "boolean", "Whether the sensor is indoors.")],
+     "actions": ["create", "get", "rename", "delete", "list", "share"]},
+    {"key": "climate_report", "noun": "climate report", "plural": "climate reports", "Title": "Climate Report",
+     "Plural": "Climate Reports", "ctx": "in the user's sustainability workspace", "refdesc": "report title",
+     "ref": p("report_title", "string", "Title of the report.", "work_title"),
+     "fields": [p("year", "integer", "Reporting year.")],
+     "actions": ["create", "get", "delete", "list", "share", "export"], "formats": ["pdf", "csv"]},
 ]
 
 _EXTRAS = [

@@ -17,6 +17,10 @@ _INSTRUMENTS = [
      "params": [p("symbol", "string", "Commodity name, e.g. 'gold' or 'brent crude'.", "commodity")]},
     {"key": "market_index", "noun": "market index", "Title": "Market Index", "sym": "index name",
      "params": [p("symbol", "string", "Index name, e.g. 'S&P 500'.", "market_index")], "skip": ["set_alert"]},
+    {"key": "mutual_fund", "noun": "mutual fund", "Title": "Mutual Fund", "sym": "fund code",
+     "params": [p("symbol", "string", "Mutual fund ticker, e.g. 'VFIAX'.", "mutual_fund")]},
+    {"key": "bond", "noun": "government bond", "Title": "Bond", "sym": "bond name",
+     "params": [p("symbol", "string", "Bond name, e.g. 'US 10-year Treasury'.", "bond")]},
 ]
 
 _MARKET_ASPECTS = [
@@ -73,6 +77,20 @@ _OBJECTS = [
      "ref": p("watchlist_name", "string", "Name of the watchlist.", "watchlist"),
      "fields": [p("symbols", "array", "Ticker symbols to add initially.", items="string")],
      "actions": ["create", "get", "rename", "delete", "list", "share", "duplicate"]},
+    {"key": "tax_document", "noun": "tax document", "plural": "tax documents", "Title": "Tax Document", "Plural": "Tax Documents",
+     "ctx": "in the user's tax folder", "refdesc": "document title",
+     "ref": p("document_title", "string", "Title of the tax document.", "tax_doc"),
+     "fields": [p("tax_year", "integer", "Tax year.")],
+     "actions": ["create", "get", "delete", "list", "search", "share", "export"], "formats": ["pdf", "csv"]},
+    {"key": "recurring_bill", "noun": "recurring bill", "plural": "recurring bills", "Title": "Recurring Bill", "Plural": "Recurring Bills",
+     "ctx": "tracked in the budgeting app", "refdesc": "payee name",
+     "ref": p("payee", "string", "Company that is paid.", "company"),
+     "fields": [p("amount", "number", "Usual amount."), p("day_of_month", "integer", "Day the bill is due.")],
+     "actions": ["create", "get", "delete", "archive", "list"]},
+    {"key": "insurance_policy", "noun": "insurance policy", "plural": "insurance policies", "Title": "Insurance Policy",
+     "Plural": "Insurance Policies", "ctx": "in the user's insurance portal", "refdesc": "policy number",
+     "ref": p("policy_number", "string", "Policy number, e.g. 'POL-448812'.", "policy"),
+     "fields": [], "actions": ["get", "list", "search", "share", "export"], "formats": ["pdf"]},
 ]
 
 _ACCOUNT = p("account", "string", "Which of the user's accounts.", enum=["checking", "savings", "credit_card", "brokerage"])
@@ -85,7 +103,7 @@ _EXTRAS = [
          ["send {amount} dollars to {recipient}", "pay {recipient} {amount} dollars right away"],
          [_RECIP, _AMOUNT, _CURRENCY, opt(p("note", "string", "Message shown to the recipient."))], "The completed transfer."),
     tool("payment_request", "Request Payment", "Asks a person to pay the user a given amount; nothing is sent until they accept.",
-         ["request {amount} dollars from {recipient}", "ask {recipient} to pay me {amount} dollars"],
+         ["request {amount} dollars from {payer}", "ask {payer} to pay me {amount} dollars"],
          [p("payer", "string", "Full name of the person who should pay.", "person"), _AMOUNT, _CURRENCY,
           opt(p("note", "string", "Reason for the request."))], "The pending payment request."),
     tool("payment_schedule", "Schedule Payment", "Schedules a one-off payment to a person on a future date instead of sending it now.",

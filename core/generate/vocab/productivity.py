@@ -36,6 +36,14 @@ _OBJECTS = [
      "ctx": "in the user's notebook", "refdesc": "checklist name", "ref": p("name", "string", "Name of the checklist.", "personal_title"),
      "fields": [p("items", "array", "Checklist items.", items="string")],
      "actions": ["create", "get", "rename", "delete", "list", "share", "duplicate"]},
+    {"key": "whiteboard", "noun": "whiteboard", "plural": "whiteboards", "Title": "Whiteboard", "Plural": "Whiteboards",
+     "ctx": "in the team's collaboration space", "refdesc": "board title", "ref": p("title", "string", "Title of the whiteboard.", "work_title"),
+     "fields": [p("template", "string", "Starting template.", enum=["blank", "retro", "mind_map", "kanban"])],
+     "actions": ["create", "get", "rename", "delete", "list", "share", "export", "duplicate"], "formats": ["pdf", "png"]},
+    {"key": "survey_form", "noun": "survey form", "plural": "survey forms", "Title": "Survey Form", "Plural": "Survey Forms",
+     "ctx": "in the user's forms app", "refdesc": "form title", "ref": p("title", "string", "Title of the form.", "work_title"),
+     "fields": [p("questions", "array", "Questions to ask.", items="string")],
+     "actions": ["create", "get", "rename", "delete", "list", "share", "export", "duplicate"], "formats": ["csv", "pdf"]},
 ]
 
 _EXTRAS = [

@@ -33,6 +33,17 @@ _BOOKABLES = [
      "params": [CITY, p("check_in", "string", "Check-in date YYYY-MM-DD.", "date"),
                 p("nights", "integer", "Number of nights.", "nights", minimum=1, maximum=30)],
      "what": "a vacation apartment in {city} for {nights} nights from {check_in}"},
+    {"key": "ferry", "noun": "ferry crossing", "Title": "Ferry", "between": "between two ports",
+     "params": [p("origin", "string", "Departure port city.", "city"), p("destination", "string", "Arrival port city.", "city"),
+                p("date", "string", "Sailing date YYYY-MM-DD.", "date")],
+     "what": "a ferry from {origin} to {destination} on {date}"},
+    {"key": "campsite", "noun": "campsite", "Title": "Campsite", "between": "near a city for given nights",
+     "params": [CITY, p("check_in", "string", "Arrival date YYYY-MM-DD.", "date"),
+                p("nights", "integer", "Number of nights.", "nights", minimum=1, maximum=30)],
+     "what": "a campsite near {city} for {nights} nights from {check_in}"},
+    {"key": "guided_tour", "noun": "guided tour", "Title": "Guided Tour", "between": "in a city on a date",
+     "params": [CITY, p("date", "string", "Tour date YYYY-MM-DD.", "date")],
+     "what": "a guided city tour in {city} on {date}"},
 ]
 
 _BOOK_ASPECTS = [
@@ -58,6 +69,10 @@ _CANCELLABLE = [
     {"key": "train", "noun": "train booking", "Title": "Train Booking"},
     {"key": "hotel", "noun": "hotel reservation", "Title": "Hotel Reservation"},
     {"key": "rental_car", "noun": "car rental reservation", "Title": "Car Rental"},
+    {"key": "bus", "noun": "bus booking", "Title": "Bus Booking"},
+    {"key": "ferry", "noun": "ferry booking", "Title": "Ferry Booking"},
+    {"key": "vacation_rental", "noun": "vacation rental booking", "Title": "Vacation Rental Booking"},
+    {"key": "campsite", "noun": "campsite reservation", "Title": "Campsite Reservation"},
 ]
 _CANCEL_ASPECTS = [
     {"key": "cancel", "id": "[key]_cancel_booking", "name": "Cancel [Title]", "role": "action",
@@ -88,6 +103,14 @@ _OBJECTS = [
      "ctx": "on the user's map", "refdesc": "place name", "ref": p("place_name", "string", "Name of the place.", "place"),
      "fields": [p("note", "string", "Personal note.")],
      "actions": ["create", "get", "rename", "delete", "list", "search", "share"]},
+    {"key": "travel_document", "noun": "travel document", "plural": "travel documents", "Title": "Travel Document",
+     "Plural": "Travel Documents", "ctx": "stored in the travel wallet", "refdesc": "document name",
+     "ref": p("document_name", "string", "Name of the document, e.g. 'Passport scan'.", "travel_doc"),
+     "fields": [p("expiry_date", "string", "Expiry date YYYY-MM-DD.")], "actions": ["create", "get", "delete", "list", "share"]},
+    {"key": "itinerary", "noun": "itinerary", "plural": "itineraries", "Title": "Itinerary", "Plural": "Itineraries",
+     "ctx": "in the trip planner", "refdesc": "itinerary name", "ref": p("itinerary_name", "string", "Name of the itinerary.", "trip"),
+     "fields": [p("days", "integer", "Number of days covered.")],
+     "actions": ["create", "get", "rename", "delete", "share", "export", "duplicate"], "formats": ["pdf", "ics"]},
 ]
 
 _EXTRAS = [

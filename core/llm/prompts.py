@@ -1,0 +1,153 @@
+"""Prompt builders and output schemas for planning and timing (deterministic; no llama_cpp import).
+
+Every prompt is `[system (fixed instructions + one fixed few-shot example)] + [user (variable part)]`.
+The system text never changes, so llama.cpp reuses its cached prefix across calls. The training
+capability renders SFT data with these same builders plus `render_gemma` (core/llm/chat_format.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from core.catalog import Tool
+from core.llm.base import Message
+
+MAX_DESC_CHARS = 90
+
+PLAN_SYSTEM = """You are a planner. Pick tools ONLY from the numbered tool list and output a JSON plan.
+Each step: "id" (1, 2, ...), "tool_id" (from the list), "arguments" (values taken from the goal), "depends_on" (ids of earlier steps whose output it needs).
+Example.
+Tools:
+- weather_lookup: Get the weather forecast for a city (city, date)
+- send_sms: Send a text message (to, text)
+Goal: Check tomorrow's weather in Oslo and text it to Ana.
+Plan: {"steps": [{"id": 1, "tool_id": "weather_lookup", "arguments": {"city": "Oslo", "date": "tomorrow"}, "depends_on": []}, {"id": 2, "tool_id": "send_sms", "arguments": {"to": "Ana", "text": "weather report"}, "depends_on": [1]}]}"""
+
+SUBGOAL_SYSTEM = """You split a goal into short sub-goals, in execution order, one action each. Output JSON.
+Example.
+Goal: Check tomorrow's weather in Oslo and text it to Ana.
+Sub-goals: {"subgoals": ["get tomorrow's weather in Oslo", "send the forecast to Ana by text message"]}"""
+
+STEP_SYSTEM = """You turn one sub-goal into tool steps. Use ONLY tools from the list. Number new steps after the existing ones; "depends_on" lists ids of earlier steps whose output is needed. Output JSON.
+Example.
+Tools:
+- weather_lookup: Get the weather forecast for a city (city, date)
+- send_sms: Send a text message (to, text)
+Goal: Check tomorrow's weather in Oslo and text it to Ana.
+Done: 1 weather_lookup
+Sub-goal: send the forecast to Ana by text message
+Steps: {"steps": [{"id": 2, "tool_id": "send_sms", "arguments": {"to": "Ana", "text": "weather report"}, "depends_on": [1]}]}"""
+
+TIMING_SYSTEM = """Decide if the assistant must call a tool now (live data, an action, a lookup) or can answer directly (chit-chat, general knowledge, or the needed tool result is already in the conversation). Output JSON.
+Example.
+Tools:
+- weather_lookup: Get the weather forecast for a city (city, date)
+Message: What's the weather in Oslo right now?
+Decision: {"should_call_tool": true, "tool": "weather_lookup", "reason": "needs live weather"}"""
+
+
+def tool_line(tool: Tool) -> str:
+    """`- id: description (param, param)` with the description cut at MAX_DESC_CHARS."""
+    desc = " ".join(tool.description.split())
+    if len(desc) > MAX_DESC_CHARS:
+        desc = desc[: MAX_DESC_CHARS - 1].rstrip() + "…"
+    params = ", ".join(tool.param_names)
+    return f"- {tool.tool_id}: {desc} ({params})"
+
+
+def tools_block(tools: Sequence[Tool]) -> str:
+    return "Tools:\n" + "\n".join(tool_line(t) for t in tools)
+
+
+def _args_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
+
+
+def steps_schema(tool_ids: Sequence[str], max_steps: int) -> dict[str, Any]:
+    """`{"steps": [...]}` with `tool_id` restricted to `tool_ids` (enum, enforced by the grammar)."""
+    step = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "tool_id": {"enum": list(tool_ids)},
+            "arguments": _args_schema(),
+            "depends_on": {"type": "array", "items": {"type": "integer"}, "maxItems": 4},
+        },
+        "required": ["id", "tool_id", "arguments", "depends_on"],
+    }
+    return {"type": "object", "properties": {"steps": {"type": "array", "items": step, "minItems": 1,
+                                                       "maxItems": max_steps}}, "required": ["steps"]}
+
+
+def subgoals_schema(max_subgoals: int) -> dict[str, Any]:
+    item = {"type": "string", "minLength": 3, "maxLength": 80}
+    return {"type": "object", "properties": {"subgoals": {"type": "array", "items": item, "minItems": 1,
+                                                          "maxItems": max_subgoals}}, "required": ["subgoals"]}
+
+
+def timing_schema(tool_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "should_call_tool": {"type": "boolean"},
+            "tool": {"enum": [*tool_ids, None]},
+            "reason": {"type": "string", "maxLength": 60},
+        },
+        "required": ["should_call_tool", "tool", "reason"],
+    }
+
+
+def plan_prompt(goal: str, tools: Sequence[Tool]) -> list[Message]:
+    """Single-shot (flat) plan prompt; the answer is `{"steps": [...]}`."""
+    return [{"role": "system", "content": PLAN_SYSTEM},
+            {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\nPlan:"}]
+
+
+def subgoal_prompt(goal: str) -> list[Message]:
+    """Level 1 of the hierarchical planner; the answer is `{"subgoals": [str, ...]}`."""
+    return [{"role": "system", "content": SUBGOAL_SYSTEM}, {"role": "user", "content": f"Goal: {goal}\nSub-goals:"}]
+
+
+def step_prompt(goal: str, tools: Sequence[Tool], done: Sequence[tuple[int, str]], subgoal: str) -> list[Message]:
+    """Level 2: steps for one sub-goal. `done` = (id, tool_id) of steps planned so far (shared prefix)."""
+    done_txt = ", ".join(f"{i} {t}" for i, t in done) or "none"
+    return [{"role": "system", "content": STEP_SYSTEM},
+            {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\nDone: {done_txt}\nSub-goal: {subgoal}\nSteps:"}]
+
+
+def context_block(context: Sequence[Message], max_messages: int = 4, max_chars: int = 200) -> str:
+    lines = []
+    for m in list(context)[-max_messages:]:
+        text = " ".join((m.get("content") or "").split())[:max_chars]
+        if m.get("tool_calls"):
+            names = ",".join(c.get("function", {}).get("name", "?") for c in m["tool_calls"])  # type: ignore[union-attr]
+            text = (text + f" [called {names}]").strip()
+        lines.append(f"{m['role']}: {text}")
+    return "Conversation:\n" + "\n".join(lines) + "\n" if lines else ""
+
+
+def timing_prompt(message: str, context: Sequence[Message], tools: Sequence[Tool]) -> list[Message]:
+    """The answer is `{"should_call_tool": bool, "tool": id|null, "reason": str}`."""
+    return [{"role": "system", "content": TIMING_SYSTEM},
+            {"role": "user", "content": f"{tools_block(tools)}\n{context_block(context)}Message: {message}\nDecision:"}]
+
+
+def answer_json(obj: dict[str, Any]) -> str:
+    """The assistant text a trained model should produce for a target object (training side)."""
+    return json.dumps(obj, ensure_ascii=False)
+
+
+def steps_target(steps: Sequence[dict[str, Any]]) -> str:
+    """Gold steps -> assistant answer for `plan_prompt` / `step_prompt`."""
+    return answer_json({"steps": [{"id": s["id"], "tool_id": s["tool_id"], "arguments": s.get("arguments", {}),
+                                   "depends_on": list(s.get("depends_on", []))} for s in steps]})
+
+
+def subgoal_for_step(tool: Tool, arguments: dict[str, Any]) -> str:
+    """Canonical sub-goal text for one gold step (training data has no sub-goal annotations)."""
+    first = tool.description.split(". ")[0].rstrip(".")
+    vals = ", ".join(str(v) for v in list(arguments.values())[:2])
+    text = f"{first[:1].lower()}{first[1:]}" + (f" ({vals})" if vals else "")
+    return text[:80]

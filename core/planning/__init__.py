@@ -1,0 +1,1 @@
+"""Hierarchical planning: plan types, dependency DAG, JSON repair, validators, constraints, planners."""

@@ -1,0 +1,139 @@
+"""Shared planner plumbing: goal checks, candidate retrieval, finalisation (repair + validate + constraints)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.catalog import Catalog, Tool
+from core.errors import UsageError
+from core.llm.base import TokenCallback
+from core.planning.constraints import PlanConstraints, check_plan_constraints, enforce_constraints
+from core.planning.dag import parallel_levels, repair_dependencies
+from core.planning.types import Plan, PlanStep, Repair
+from core.planning.validators import validate_plan
+from core.selection.base import Selector
+
+MAX_GOAL_CHARS = 2000  # longer goals are truncated with a warning (documented in docs/PLANNING.md)
+_CLAUSE_SPLIT = re.compile(r"\s*(?:;|\.\s|,?\s+and then\s+|,?\s+then\s+|,\s+and\s+|\s+and\s+|,\s+(?=[a-z]+\s))\s*", re.I)
+
+
+@dataclass
+class PlannerConfig:
+    top_k: int = 8
+    max_steps: int = 8
+    max_subgoals: int = 4
+    max_tokens: int = 320
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_goal(goal: str) -> tuple[str, list[str]]:
+    """Strip the goal; UsageError when empty; truncate above MAX_GOAL_CHARS with a warning."""
+    g = " ".join((goal or "").split())
+    if not g:
+        raise UsageError("the goal is empty")
+    if len(g) > MAX_GOAL_CHARS:
+        return g[:MAX_GOAL_CHARS], [f"goal truncated from {len(g)} to {MAX_GOAL_CHARS} characters"]
+    return g, []
+
+
+def split_clauses(goal: str, limit: int) -> list[str]:
+    """Rule-based decomposition into action clauses ("X, then Y and Z" -> [X, Y, Z])."""
+    parts = [p.strip(" .,") for p in _CLAUSE_SPLIT.split(goal) if p and len(p.strip(" .,")) > 2]
+    parts = parts or [goal]
+    if len(parts) > limit:
+        parts = parts[: limit - 1] + [" ".join(parts[limit - 1:])]
+    return parts
+
+
+class BasePlanner:
+    """Owns candidates and finalisation; subclasses implement `_draft`."""
+
+    name = "base"
+    uses_llm = False
+
+    def __init__(self, catalog: Catalog, selector: Selector, backend: Any = None,
+                 config: PlannerConfig | None = None) -> None:
+        self.catalog = catalog
+        self.selector = selector
+        self.backend = backend
+        self.config = config or PlannerConfig()
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"planner": self.name, **self.config.to_dict(),
+                             "selector": self.selector.config() if hasattr(self.selector, "config") else None}
+        if self.uses_llm and self.backend is not None:
+            d["model"] = self.backend.info()
+        return d
+
+    def candidates(self, goal: str, candidate_ids: Sequence[str] | None, c: PlanConstraints) -> list[Tool]:
+        """Top-K tools for the goal (within `candidate_ids` when given), must_use added, must_not_use removed."""
+        pool = [t for t in candidate_ids if t in self.catalog] if candidate_ids else None
+        k = len(pool) if pool else self.config.top_k
+        ranked = [s.tool_id for s in self.selector.select(goal, top_k=k, candidates=pool)]
+        if pool:
+            ranked += [t for t in pool if t not in ranked]
+        ids = [t for t in dict.fromkeys([*c.must_use, *ranked]) if t not in c.must_not_use]
+        return [self.catalog.get(t) for t in ids]
+
+    def plan(self, goal: str, *, constraints: PlanConstraints | None = None,
+             candidates: Sequence[str] | None = None, on_token: TokenCallback | None = None) -> Plan:
+        c = constraints or PlanConstraints()
+        c.check_tools(self.catalog)
+        goal, warnings = check_goal(goal)
+        t0 = time.perf_counter()
+        tools = self.candidates(goal, candidates, c)
+        t_sel = time.perf_counter()
+        plan = Plan(goal=goal, steps=[], planner=self.name, warnings=warnings, candidates=[t.tool_id for t in tools])
+        steps = self._draft(goal, tools, c, plan, on_token)
+        self.finalize(plan, steps, c)
+        plan.meta.update(select_s=round(t_sel - t0, 4), total_s=round(time.perf_counter() - t0, 4))
+        return plan
+
+    def _draft(self, goal: str, tools: list[Tool], c: PlanConstraints, plan: Plan,
+               on_token: TokenCallback | None) -> list[PlanStep]:
+        raise NotImplementedError
+
+    def greedy_steps(self, texts: Sequence[str], tools: Sequence[Tool], start_id: int, prev: int | None,
+                     subgoal_ids: Sequence[int | None] | None = None) -> list[PlanStep]:
+        """One step per text: the best-ranked candidate for it, each depending on the previous step."""
+        ids = [t.tool_id for t in tools]
+        out: list[PlanStep] = []
+        for i, text in enumerate(texts):
+            ranked = self.selector.select(text, top_k=1, candidates=ids) if ids else []
+            if not ranked:
+                continue
+            sid = start_id + len(out)
+            out.append(PlanStep(sid, ranked[0].tool_id, {}, [prev] if prev is not None else [],
+                                subgoal_ids[i] if subgoal_ids else None, text))
+            prev = sid
+        return out
+
+    def finalize(self, plan: Plan, steps: list[PlanStep], c: PlanConstraints) -> None:
+        """Drop steps outside the candidates, repair the DAG, enforce constraints, validate; report all."""
+        allowed = set(plan.candidates)
+        kept = []
+        for s in steps:
+            if s.tool_id in allowed:
+                kept.append(s)
+            else:
+                plan.repairs.append(Repair("tool", f"dropped step {s.id}: {s.tool_id!r} is not a candidate tool", s.id))
+        if not kept and plan.candidates:
+            kept = self.greedy_steps([plan.goal], [self.catalog.get(t) for t in plan.candidates], 1, None)
+            plan.repairs.append(Repair("fallback", "no usable step from the model; used the top retrieved tool"))
+        kept = kept[: self.config.max_steps * 2]
+        kept, rep = repair_dependencies(kept)
+        plan.repairs += rep
+        kept, rep = enforce_constraints(kept, c)
+        plan.repairs += rep
+        plan.steps = kept
+        report = validate_plan(kept, self.catalog, plan.candidates)
+        plan.meta["validation"] = report.to_dict()
+        plan.meta["constraint_violations"] = [v.__dict__ for v in check_plan_constraints(kept, c)]
+        plan.meta["levels"] = parallel_levels(kept) if report.is_dag else []

@@ -1,0 +1,47 @@
+"""Planner names -> classes, and construction with a selector and (for LLM planners) a backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.catalog import Catalog
+from core.errors import UsageError
+from core.planning.base import BasePlanner, PlannerConfig
+from core.planning.flat import FlatPlanner
+from core.planning.greedy import GreedyPlanner
+from core.planning.hierarchical import HierarchicalPlanner
+
+PLANNERS: dict[str, type[BasePlanner]] = {"hierarchical": HierarchicalPlanner, "flat": FlatPlanner,
+                                          "greedy": GreedyPlanner}
+DEFAULT_SELECTOR = "keyword"
+
+
+def make_selector(catalog: Catalog, name: str | None = None) -> Any:
+    """A fitted selector from the selection registry; falls back to keyword (BM25) if embeddings fail."""
+    name = name or DEFAULT_SELECTOR
+    try:
+        from core.selection.registry import get_selector
+    except ImportError:  # selection registry not installed: BM25 directly
+        from core.selection.keyword import KeywordSelector
+
+        return KeywordSelector().fit(catalog)
+    try:
+        return get_selector(name, catalog)
+    except UsageError:
+        raise
+    except Exception:
+        if name == "keyword":
+            raise
+        return get_selector("keyword", catalog)
+
+
+def make_planner(name: str, catalog: Catalog, *, selector: Any = None, backend: Any = None,
+                 config: PlannerConfig | None = None) -> BasePlanner:
+    if name not in PLANNERS:
+        raise UsageError(f"unknown planner {name!r}; expected one of {sorted(PLANNERS)}")
+    cls = PLANNERS[name]
+    if cls.uses_llm and backend is None:
+        from core.llm.llamacpp import LlamaCppBackend
+
+        backend = LlamaCppBackend()
+    return cls(catalog, selector or make_selector(catalog), backend, config)

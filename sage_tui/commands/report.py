@@ -1,0 +1,54 @@
+"""`sage-tui report`: the paper's tables, figures and runs.json manifest from stored runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sage_tui.commands._common import (
+    DbOption,
+    JsonOption,
+    err,
+    handle_errors,
+    open_store_opt,
+    out,
+    print_json,
+)
+
+
+@handle_errors
+def report_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write tables, figures and runs.json into.")],
+    run: Annotated[list[str] | None, typer.Option("--run", help="Use this run (id or unique prefix); repeatable.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Use completed runs with this tag; repeatable.")] = None,
+    latest_per_method: Annotated[
+        bool,
+        typer.Option(
+            "--latest-per-method",
+            help="Keep only the newest run per experiment cell (method x budget x seed; task x variant). "
+            "The default when neither --run nor --tag is given.",
+        ),
+    ] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write Table 1, the ablation tables (LaTeX + Markdown), figures (PDF + PNG) and runs.json."""
+    from core.report import Selection, build_report
+
+    store = open_store_opt(db)
+    selection = Selection(run_ids=tuple(run or ()), tags=tuple(tag or ()), latest_per_method=latest_per_method)
+    res = build_report(store, out_dir, selection)
+    if json_out:
+        print_json(res.to_json())
+        return
+    out.print(f"[bold]report[/] from {len(res.run_ids)} runs -> {res.out_dir}")
+    for f in res.files:
+        out.print(f"  {res.out_dir / f}")
+    for fig, why in sorted(res.skipped.items()):
+        err.print(f"[yellow]skipped figure[/] {fig}: {why}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_cmd)

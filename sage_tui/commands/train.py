@@ -1,0 +1,149 @@
+"""`sage-tui train`: LoRA fine-tuning jobs (run / stop / resume), the method comparison, GGUF export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sage_tui.commands._common import (
+    DbOption,
+    JsonOption,
+    err,
+    handle_errors,
+    open_store_opt,
+    out,
+    print_json,
+)
+
+train_app = typer.Typer(help="Fine-tune the agent model (LoRA), compare methods A/B1/B2/B3/C/D, export adapters.",
+                        no_args_is_help=True)
+
+
+@train_app.command("run")
+@handle_errors
+def run_cmd(
+    config: Annotated[str, typer.Option("--config", help="TOML config file or preset name (quick_cpu, full_gpu, ship_gemma).")],
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Use this run id (set by the job launcher).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue run --run-id from its last checkpoint.")] = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Start the job in the background and print its run id.")] = False,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Train one configuration in this process (this process *is* the job), storing the run."""
+    import signal
+    import threading
+
+    from core.errors import TrainingError
+    from training.config import load_config
+    from training.pipeline import run_training
+
+    cfg = load_config(config)  # config errors surface before anything is stored
+    if detach:
+        from training import jobs
+
+        rid, pid = jobs.launch(config, db, run_id=run_id)
+        print_json({"run_id": rid, "pid": pid, "log": str(jobs.log_path(rid))}) if json_out else out.print(f"{rid} (pid {pid})")
+        return
+    store = open_store_opt(db)
+    store.reap_stale_runs()
+    cancel = threading.Event()
+
+    def on_term(signum, frame):  # noqa: ANN001 - signal handler signature
+        err.print("stop requested: saving a checkpoint after this step")
+        cancel.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    res = run_training(cfg, store, run_id=run_id, resume=resume, log=lambda s: err.print(s, highlight=False), cancel=cancel)
+    payload = {"run_id": res.run_id, "status": res.status, "adapter": str(res.adapter_dir) if res.adapter_dir else None,
+               "summary": res.summary, "samples_used": len(res.selected_ids)}
+    if json_out:
+        print_json(payload)
+    else:
+        out.print(f"{res.run_id}: {res.status}" + (f" -> {res.adapter_dir}" if res.adapter_dir else ""))
+    if res.status != "completed":
+        raise TrainingError(f"run {res.run_id} was stopped; continue it with `sage-tui train resume {res.run_id}`")
+
+
+@train_app.command("stop")
+@handle_errors
+def stop_cmd(run: Annotated[str, typer.Argument(help="Run id (or unique prefix).")],
+             grace: Annotated[float, typer.Option(help="Seconds to wait for a checkpoint before SIGKILL.")] = 30.0,
+             db: DbOption = None) -> None:
+    """End a running training job's process tree; it is stored as interrupted (resumable)."""
+    from training import jobs
+
+    status = jobs.stop(open_store_opt(db), run, grace_s=grace)
+    out.print(f"{run}: {status}")
+
+
+@train_app.command("resume")
+@handle_errors
+def resume_cmd(run: Annotated[str, typer.Argument(help="Run id (or unique prefix).")], db: DbOption = None,
+               wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the job to finish.")] = False,
+               json_out: JsonOption = False) -> None:
+    """Continue an interrupted training run from its last checkpoint (in a new background process)."""
+    from training import jobs
+
+    store = open_store_opt(db)
+    rid, pid = jobs.resume(store, run, db)
+    status = jobs.wait(store, rid, timeout_s=24 * 3600)["status"] if wait else "running"
+    if json_out:
+        print_json({"run_id": rid, "pid": pid, "status": status, "log": str(jobs.log_path(rid))})
+    else:
+        out.print(f"{rid}: {status} (pid {pid}, log {jobs.log_path(rid)})")
+
+
+@train_app.command("compare")
+@handle_errors
+def compare_cmd(
+    quick: Annotated[bool, typer.Option("--quick", help="Bounded CPU run on the bundled model (documented in docs/TRAINING.md).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Full run, for a GPU.")] = False,
+    method: Annotated[list[str] | None, typer.Option("--method", help="A, B1, B2, B3, C, D or R (random control); repeatable.")] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per method.")] = 1,
+    config: Annotated[str | None, typer.Option("--config", help="Base config (default: quick_cpu or full_gpu preset).")] = None,
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Train and evaluate the paper's methods; every model is evaluated on all four task types."""
+    from training.compare import run_compare
+
+    from core.errors import UsageError
+
+    if quick and full:
+        raise UsageError("--quick and --full are exclusive")
+    preset = config or ("full_gpu" if full else "quick_cpu")
+    runs = run_compare(preset, open_store_opt(db), methods=method or None, seeds=seeds,
+                       log=lambda s: err.print(s, highlight=False))
+    if json_out:
+        print_json({"runs": runs})
+        return
+    from rich.table import Table
+
+    tab = Table(title="method comparison")
+    for c in ("method", "seed", "task", "run", "metrics"):
+        tab.add_column(c)
+    for r in runs:
+        ms = "  ".join(f"{k}={v:.3f}" for k, v in sorted(r["metrics"].items()) if not k.startswith("latency"))
+        tab.add_row(r["config"]["method"], str(r["config"].get("seed")), r["task"], r["run_id"], ms)
+    out.print(tab)
+
+
+@train_app.command("export-gguf")
+@handle_errors
+def export_cmd(
+    adapter: Annotated[Path, typer.Argument(help="peft adapter directory (adapter_config.json + adapter_model.safetensors).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="GGUF LoRA file to write.")],
+    base: Annotated[str, typer.Option(help="Base HF model directory or bundled-gemma3-270m.")] = "bundled-gemma3-270m",
+) -> None:
+    """Convert a peft LoRA adapter to a GGUF LoRA adapter that llama.cpp loads (`--lora`)."""
+    from training.base_models import resolve_base_model
+    from training.lora_gguf import export_lora_gguf
+
+    p = export_lora_gguf(adapter, resolve_base_model(base), output)
+    out.print(str(p))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(train_app, name="train")

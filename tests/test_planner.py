@@ -1,0 +1,103 @@
+import pytest
+from planning_support import OverlapSelector, ScriptedBackend, make_catalog
+
+from core.errors import NotFoundError, UsageError
+from core.planning.base import MAX_GOAL_CHARS, PlannerConfig
+from core.planning.constraints import PlanConstraints
+from core.planning.dag import validate_dag
+from core.planning.flat import FlatPlanner
+from core.planning.greedy import GreedyPlanner
+from core.planning.hierarchical import HierarchicalPlanner
+from core.planning.types import Plan
+
+CAT = make_catalog()
+SEL = OverlapSelector().fit(CAT)
+GOAL = "Check the weather in Rome, then search flights from Oslo to Rome and email the itinerary to Ana"
+
+
+def hier(answers, **cfg):
+    return HierarchicalPlanner(CAT, SEL, ScriptedBackend(answers), PlannerConfig(**cfg))
+
+
+def test_hierarchical_builds_cross_subgoal_dag():
+    p = hier([
+        {"subgoals": ["get the weather in Rome", "find flights Oslo to Rome", "email the plan to Ana"]},
+        {"steps": [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []}]},
+        # the model reuses id 1: renumbered to 2, its dependency on the earlier step 1 is kept
+        {"steps": [{"id": 1, "tool_id": "search_flights", "arguments": {"origin": "Oslo", "destination": "Rome"},
+                    "depends_on": []}]},
+        {"steps": [{"id": 3, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1, 2]}]},
+    ])
+    plan = p.plan(GOAL)
+    assert [(s.id, s.tool_id, s.depends_on, s.subgoal_id) for s in plan.steps] == [
+        (1, "get_weather", [], 1), (2, "search_flights", [], 2), (3, "send_email", [1, 2], 3)]
+    assert [g.description for g in plan.subgoals][0] == "get the weather in Rome"
+    assert plan.meta["validation"]["ok"] is True
+    assert plan.meta["levels"] == [[1, 2], [3]]
+    assert plan.meta["llm_calls"] == 4
+    # every step call was constrained to the candidate tools
+    for call in p.backend.calls[1:]:
+        enum = call["json_schema"]["properties"]["steps"]["items"]["properties"]["tool_id"]["enum"]
+        assert set(enum) == set(plan.candidates)
+    # the fixed system prompt is shared by every step call (prefix caching)
+    assert len({c["messages"][0]["content"] for c in p.backend.calls[1:]}) == 1
+
+
+def test_hierarchical_repairs_and_falls_back_with_report():
+    p = hier([
+        "not json at all",  # sub-goals unusable -> clause split
+        '```json\n{"steps": [{"tool": "get_weather", "deps": [5]}]}\n```',
+        '{"steps": [{"id": 1, "tool_id": "rm_rf", "arguments": {}, "depends_on": []}]}',  # not a candidate
+        "garbage",
+    ])
+    plan = p.plan(GOAL)
+    kinds = {r.kind for r in plan.repairs}
+    assert {"fallback", "json", "alias", "dependency"} <= kinds
+    assert validate_dag(plan.steps) == []
+    assert all(s.tool_id in plan.candidates for s in plan.steps)
+    assert "rm_rf" not in plan.tool_sequence
+
+
+def test_flat_planner_and_truncation_report():
+    b = ScriptedBackend(['{"steps": [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Oslo"}, '
+                         '"depends_on": []}, {"id": 2, "tool_id": "send_email", "argu'], finish_reason="length")
+    plan = FlatPlanner(CAT, SEL, b).plan("weather in Oslo and email it")
+    assert plan.tool_sequence[0] == "get_weather"
+    assert any(r.kind == "truncate" for r in plan.repairs)
+    assert validate_dag(plan.steps) == []
+
+
+def test_greedy_planner_needs_no_llm_and_is_deterministic():
+    a = GreedyPlanner(CAT, SEL).plan(GOAL)
+    b = GreedyPlanner(CAT, SEL).plan(GOAL)
+    assert a.to_dict()["steps"] == b.to_dict()["steps"]
+    assert a.tool_sequence == ["get_weather", "search_flights", "send_email"]
+    assert [s.depends_on for s in a.steps] == [[], [1], [2]]
+
+
+def test_constraints_shape_candidates_and_plan():
+    c = PlanConstraints(must_not_use=["get_weather"], must_use=["translate_text"], max_steps=2)
+    plan = GreedyPlanner(CAT, SEL).plan(GOAL, constraints=c)
+    assert "get_weather" not in plan.candidates and plan.candidates[0] == "translate_text"
+    assert len(plan.steps) <= 2
+    with pytest.raises(NotFoundError):
+        GreedyPlanner(CAT, SEL).plan(GOAL, constraints=PlanConstraints(must_use=["ghost"]))
+
+
+def test_candidate_restriction_from_dataset():
+    plan = GreedyPlanner(CAT, SEL).plan(GOAL, candidates=["send_email", "book_hotel"])
+    assert set(plan.candidates) == {"send_email", "book_hotel"}
+    assert set(plan.tool_sequence) <= {"send_email", "book_hotel"}
+
+
+def test_goal_checks():
+    with pytest.raises(UsageError, match="empty"):
+        GreedyPlanner(CAT, SEL).plan("   ")
+    plan = GreedyPlanner(CAT, SEL).plan("get weather " * 400)
+    assert plan.warnings and str(MAX_GOAL_CHARS) in plan.warnings[0]
+    assert len(plan.goal) == MAX_GOAL_CHARS
+
+
+def test_plan_json_round_trip():
+    plan = GreedyPlanner(CAT, SEL).plan(GOAL)
+    assert Plan.from_dict(plan.to_dict()).to_dict() == plan.to_dict()

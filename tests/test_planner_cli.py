@@ -1,0 +1,67 @@
+import json
+
+from planning_support import TOOLS
+from typer.testing import CliRunner
+
+from core.jsonl import dump_jsonl
+from core.store import RunStore
+from sage_tui.cli import app
+
+runner = CliRunner()
+
+
+def _catalog(tmp_path):
+    p = tmp_path / "tools.jsonl"
+    p.write_text(dump_jsonl(TOOLS))
+    return str(p)
+
+
+def test_plan_greedy_json_stores_a_run(tmp_path, db_path):
+    res = runner.invoke(app, ["plan", "Check the weather in Rome, then email it to Ana", "--planner", "greedy",
+                              "--catalog", _catalog(tmp_path), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["planner"] == "greedy"
+    assert [s["tool_id"] for s in data["steps"]] == ["get_weather", "send_email"]
+    with RunStore(db_path) as store:
+        run = store.get_run(data["run_id"])
+        assert run["kind"] == "plan" and run["status"] == "completed"
+        events = {e["message"]: e for e in store.events(data["run_id"])}
+        assert {"plan", "validation"} <= set(events)
+
+
+def test_plan_tree_output(tmp_path):
+    res = runner.invoke(app, ["plan", "Book a hotel in Rome", "--planner", "greedy", "--catalog", _catalog(tmp_path)])
+    assert res.exit_code == 0 and "book_hotel" in res.stdout and "levels:" in res.stdout
+
+
+def test_plan_bad_input_exit_codes(tmp_path):
+    cat = _catalog(tmp_path)
+    assert runner.invoke(app, ["plan", "  ", "--planner", "greedy", "--catalog", cat]).exit_code == 2
+    r = runner.invoke(app, ["plan", "x y", "--planner", "greedy", "--catalog", cat,
+                            "--constraints", '{"must_use": ["ghost_tool"]}'])
+    assert r.exit_code == 4 and "ghost_tool" in r.output
+    assert runner.invoke(app, ["plan", "x y", "--planner", "greedy", "--catalog", cat,
+                               "--constraints", "{bad"]).exit_code == 3
+    fake = tmp_path / "m.gguf"
+    fake.write_bytes(b"not a model")
+    r = runner.invoke(app, ["plan", "x y", "--planner", "flat", "--model", str(fake), "--catalog", cat])
+    assert r.exit_code == 5 and "not a GGUF" in r.output
+    assert runner.invoke(app, ["plan", "x y", "--planner", "nope", "--catalog", cat]).exit_code == 2
+
+
+def test_decide_rule_json_and_context(tmp_path):
+    cat = _catalog(tmp_path)
+    r = runner.invoke(app, ["decide", "What's the weather in Rome today?", "--strategy", "rule", "--catalog", cat, "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["should_call_tool"] is True and d["tool"] == "get_weather" and d["strategy"] == "rule"
+    ctx = tmp_path / "ctx.json"
+    ctx.write_text(json.dumps([{"role": "user", "content": "weather in Rome today?"},
+                               {"role": "tool", "content": "Rome: 21C sunny"}]))
+    r = runner.invoke(app, ["decide", "so is it sunny in Rome today?", "--strategy", "rule", "--catalog", cat,
+                            "--context", str(ctx)])
+    assert r.exit_code == 0 and "answer directly" in r.stdout and "confidence" in r.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"messages": 3}')
+    assert runner.invoke(app, ["decide", "x", "--strategy", "rule", "--catalog", cat, "--context", str(bad)]).exit_code == 3

@@ -1,0 +1,127 @@
+"""Plan screen flow with a scripted LLM backend (a test double defined here, never shipped)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, Log
+from tui_seed import write_catalog
+
+from core.llm.base import Completion
+from core.store import RunStore
+from sage_tui.app import SageApp
+from sage_tui.config import UIConfig
+from sage_tui.messages import PlanTokens
+from sage_tui.screens.plan import PlanScreen
+from sage_tui.screens.plan_worker import TokenCoalescer
+from sage_tui.widgets.dag import DagView, layout_steps
+
+GOAL = "find flights to Lisbon and check the weather there, then add the trip to my calendar"
+
+
+class ScriptedBackend:
+    """Answers by the JSON schema it is asked for; streams its answer token by token."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": "scripted"}
+
+    def complete(self, messages: Sequence[dict[str, str]], *, json_schema: dict[str, Any] | None = None,
+                 on_token: Any = None, **_: Any) -> Completion:
+        props = (json_schema or {}).get("properties", {})
+        user = messages[-1]["content"]
+        if "subgoals" in props:
+            kind, out = "subgoals", {"subgoals": ["find flights to Lisbon", "check the weather", "add the trip to my calendar"]}
+        elif "steps" in props:
+            kind = "steps"
+            sub = re.search(r"Sub-goal: (.*)", user).group(1)  # type: ignore[union-attr]
+            tool = {"find flights to Lisbon": "flight_search", "check the weather": "weather_forecast"}.get(sub, "calendar_add_event")
+            deps = [] if tool != "calendar_add_event" else [1, 2]
+            out = {"steps": [{"id": 1 if tool == "flight_search" else 2 if tool == "weather_forecast" else 3,
+                              "tool_id": tool, "arguments": {"origin": "OPO"} if tool == "flight_search" else {}, "depends_on": deps, "description": sub}]}
+        else:
+            kind, out = "timing", {"should_call_tool": True, "tool": None, "reason": "needs live data"}
+        self.calls.append(kind)
+        text = json.dumps(out)
+        for i in range(0, len(text), 4):
+            if on_token:
+                on_token(text[i:i + 4])
+        return Completion(text=text, finish_reason="stop", completion_tokens=len(text) // 4, seconds=0.01)
+
+
+@pytest.mark.asyncio
+async def test_goal_gives_candidates_dag_and_timing(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="hybrid"),
+                  catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        screen.query_one("#goal", Input).value = GOAL
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        cands = screen.query_one("#cand-table", DataTable)
+        tools = [cands.get_row_at(i)[1] for i in range(cands.row_count)]
+        assert "flight_search" in tools and cands.get_row_at(0)[0] == "1"
+        dag = screen.query_one(DagView)
+        assert [s["tool_id"] for s in dag.steps] == ["flight_search", "weather_forecast", "calendar_add_event"]
+        assert dag.layout_.levels == [[1, 2], [3]]  # flights and weather in parallel, then the calendar
+        assert screen.graph_sizes == [1, 2, 3, 3]  # the DAG grew step by step, then the final plan
+        timing = screen.query_one("#timing-table", DataTable)
+        assert timing.row_count == 4 and timing.get_row_at(0)[0] == "goal"
+        assert "subgoals" in backend.calls and backend.calls.count("steps") == 3
+        assert "subgoals" in "".join(screen.query_one("#stream", Log).lines)
+        assert screen.plan is not None and "stored plan-" in screen.sub_title
+        # selecting a node shows its tool schema
+        dag.focus()
+        await pilot.press("right", "enter")
+        await pilot.pause()
+        info = screen.query_one("#node-info")
+        assert "weather_forecast" in str(info.content.text)  # type: ignore[attr-defined]
+    runs = RunStore(tmp_path / "runs.db").list_runs(kind="plan")
+    assert len(runs) == 1 and runs[0]["status"] == "completed" and runs[0]["method"] == "hierarchical"
+
+
+@pytest.mark.asyncio
+async def test_bad_constraint_is_reported_not_crashing(tmp_path: Path) -> None:
+    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule"),
+                  catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=ScriptedBackend(), mode="plan")
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        screen.query_one("#goal", Input).value = GOAL
+        screen.query_one("#constraints", Input).value = "must_use=no_such_tool"
+        await pilot.press("ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.sub_title == "failed"
+        assert any("no_such_tool" in n.message for n in app._notifications)
+
+
+def test_token_coalescer_batches_floods() -> None:
+    posted: list[PlanTokens] = []
+    c = TokenCoalescer(posted.append, interval_s=10.0)
+    for _ in range(1000):
+        c("x")
+    c.flush()
+    assert len(posted) == 2 and sum(len(p.text) for p in posted) == 1000
+
+
+def test_layout_levels_and_cycles() -> None:
+    from core.planning.types import PlanStep
+
+    steps = [PlanStep(1, "a"), PlanStep(2, "b", depends_on=[1]), PlanStep(3, "c", depends_on=[1])]
+    assert layout_steps(steps).levels == [[1], [2, 3]]
+    cyc = [PlanStep(1, "a", depends_on=[2]), PlanStep(2, "b", depends_on=[1])]
+    lay = layout_steps(cyc)
+    assert any("cycle" in i for i in lay.issues) and sum(len(level) for level in lay.levels) == 2
