@@ -12,8 +12,8 @@ from core.metrics.selection import (
     ndcg_at_k,
     pessimistic_order,
     precision_at_k,
-    reciprocal_rank,
     recall_at_k,
+    reciprocal_rank,
     selection_metrics,
     top_k_accuracy,
 )

@@ -30,7 +30,18 @@ MESSAGES = [
 ]
 
 
+QUERIES = {
+    "get_weather": "what is the weather forecast in {}",
+    "search_flights": "find flights to {}",
+    "send_email": "send an email to {} about lunch",
+    "book_hotel": "book a hotel room in {}",
+    "get_stock_price": "latest stock price of the company {}",
+}
+CITIES = ["Paris", "Oslo", "Rome", "Lima", "Kyoto", "Cairo", "Quito", "Hanoi"]
+
+
 def _write_fixture(d: Path, n: int) -> tuple[Path, Path]:
+    """A 5-tool catalog and an n-sample timing_judgment dataset (plus a tool_selection one next to it)."""
     cat, ds = d / "tools.jsonl", d / f"timing_{n}.jsonl"
     cat.write_text("".join(
         json.dumps({"tool_id": t, "name": t.replace("_", " "), "category": "test", "description": f"{t.replace('_', ' ')} for a user request",
@@ -42,20 +53,32 @@ def _write_fixture(d: Path, n: int) -> tuple[Path, Path]:
         rows.append({"id": f"t{i:05d}", "task": "timing_judgment", "message": f"{msg} (#{i})", "context": [],
                      "gold": {"should_call_tool": call, "tool": tool}})
     ds.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sel = []
+    for i in range(n):
+        tool = TOOLS[i % len(TOOLS)]
+        sel.append({"id": f"q{i:05d}", "task": "tool_selection", "instruction": QUERIES[tool].format(CITIES[i % len(CITIES)]),
+                    "candidate_tools": None, "gold": {"tools": [tool]}})
+    (d / f"selection_{n}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in sel))
     return cat, ds
 
 
-def _eval_cmd(cat: Path, ds: Path, db: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "sage_tui", "eval", "--task", "timing_judgment", "--timing", "rule",
+TASK_ARGS = {"timing_judgment": ["--timing", "rule"], "tool_selection": ["--selector", "keyword"]}
+
+
+def _eval_cmd(cat: Path, ds: Path, db: Path, *extra: str, task: str = "timing_judgment") -> list[str]:
+    return [sys.executable, "-m", "sage_tui", "eval", "--task", task, *TASK_ARGS[task],
             "--dataset", str(ds), "--catalog", str(cat), "--db", str(db), *extra]
 
 
-def test_four_concurrent_evals_lose_no_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize("task", ["tool_selection", "timing_judgment"])
+def test_four_concurrent_evals_lose_no_row(task: str, tmp_path: Path) -> None:
+    """Keyword selector / rule decider, a --limit, a different tag per process, one store."""
     n = 1500
-    cat, ds = _write_fixture(tmp_path, n)
+    cat, timing_ds = _write_fixture(tmp_path, 2000)
+    ds = timing_ds if task == "timing_judgment" else tmp_path / "selection_2000.jsonl"
     db = tmp_path / "runs.db"
     RunStore(db).close()
-    procs = [subprocess.Popen(_eval_cmd(cat, ds, db, "--tag", f"p{i}", "--json"), stdout=subprocess.PIPE,
+    procs = [subprocess.Popen(_eval_cmd(cat, ds, db, "--tag", f"p{i}", "--limit", str(n), "--json", task=task), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for i in range(4)]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_out, errs) in zip(procs, outs, strict=True):

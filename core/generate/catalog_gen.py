@@ -114,7 +114,9 @@ def _specs_cached() -> tuple[dict[str, Any], ...]:
                             "vps": vps,
                             "role": asp.get("role", "action"),
                             "noun": subj.get("noun", ""),
-                            "subject_group": f"{category}:{fam_idx}:{subj['key']}" if multi else f"{category}:prefix:{tid.split('_')[0]}",
+                            "subject_group": f"{category}:{fam_idx}:{subj['key']}"
+                            if multi
+                            else f"{category}:prefix:{tid.split('_')[0]}",
                             "aspect_group": f"{category}:{fam_idx}:{asp['key']}" if multi else None,
                         }
                     )

@@ -24,8 +24,14 @@ TASKS = ("tool_selection", "tool_retrieval", "task_planning", "timing_judgment")
 # split name -> (file prefix used in ids, sizes per task)
 EVAL_SPLITS: dict[str, tuple[str, dict[str, int]]] = {
     "test": ("test", {"tool_selection": 75, "task_planning": 50, "timing_judgment": 30}),
-    "test_extended": ("ext", {"tool_selection": 500, "tool_retrieval": 500, "task_planning": 200, "timing_judgment": 300}),
-    "validation": ("val", {"tool_selection": 200, "tool_retrieval": 200, "task_planning": 100, "timing_judgment": 200}),
+    "test_extended": (
+        "ext",
+        {"tool_selection": 500, "tool_retrieval": 500, "task_planning": 200, "timing_judgment": 300},
+    ),
+    "validation": (
+        "val",
+        {"tool_selection": 200, "tool_retrieval": 200, "task_planning": 100, "timing_judgment": 200},
+    ),
 }
 TRAIN_SIZES = {"tool_selection": 1100, "tool_retrieval": 1100, "task_planning": 1100, "timing_judgment": 1100}
 TASK_PREFIX = {"tool_selection": "ts", "tool_retrieval": "tr", "task_planning": "tp", "timing_judgment": "tj"}
@@ -103,19 +109,33 @@ class Generator:
                         sib.append(other)
             self.siblings[tid] = sib
         self.params = {tid: {q["name"]: q for q in s["params"]} for tid, s in self.specs.items()}
-        self.lookups = [t for t, s in self.specs.items() if s["role"] == "lookup" and self._entity_slots_any(t)]
+        self.lookups = [
+            t for t, s in self.specs.items() if s["role"] == "lookup" and self._entity_slots_any(t)
+        ]
         self.actions = [t for t, s in self.specs.items() if s["role"] in ("action", "create")]
         self.searches = [t for t, s in self.specs.items() if s["role"] == "search"]
         self.sinks = [s for s in T.SINKS if s["tool"] in self.specs]
-        self.crud_chain = [t[: -len("_search")] for t in self.specs if t.endswith("_search") and t[: -len("_search")] + "_get" in self.specs]
-        self.book_chain = [t[: -len("_search")] for t in self.specs if t.endswith("_search") and t[: -len("_search")] + "_book" in self.specs]
+        self.crud_chain = [
+            t[: -len("_search")]
+            for t in self.specs
+            if t.endswith("_search") and t[: -len("_search")] + "_get" in self.specs
+        ]
+        self.book_chain = [
+            t[: -len("_search")]
+            for t in self.specs
+            if t.endswith("_search") and t[: -len("_search")] + "_book" in self.specs
+        ]
 
     # ------------------------------------------------------------ intents
     def _entity_slots_any(self, tid: str) -> bool:
         return any(self._entity_slots(tid, vp) for vp in self.specs[tid]["vps"])
 
     def _entity_slots(self, tid: str, vp: str) -> list[str]:
-        return [s for s in SLOT.findall(vp) if E.is_entity_kind(self.params[tid][s]["kind"]) and not self.params[tid][s].get("enum")]
+        return [
+            s
+            for s in SLOT.findall(vp)
+            if E.is_entity_kind(self.params[tid][s]["kind"]) and not self.params[tid][s].get("enum")
+        ]
 
     def vps(self, tid: str, split: str) -> list[str]:
         """Train uses intents 0, 2, 4...; evaluation uses 1, 3, 5... (all of them when there is only one)."""
@@ -136,8 +156,14 @@ class Generator:
             return E.number(kind, prm["type"], rng, prm.get("minimum"), prm.get("maximum"))
         raise ValueError(f"no value source for parameter {prm['name']!r} (kind {kind!r})")
 
-    def render(self, tid: str, rng: random.Random, split: str, fixed: dict[str, Any] | None = None,
-               vp: str | None = None) -> tuple[str, dict[str, Any]]:
+    def render(
+        self,
+        tid: str,
+        rng: random.Random,
+        split: str,
+        fixed: dict[str, Any] | None = None,
+        vp: str | None = None,
+    ) -> tuple[str, dict[str, Any]]:
         """An intent of the tool with slot values; returns (phrase, arguments)."""
         vp = vp or rng.choice(self.vps(tid, split))
         args: dict[str, Any] = {}
@@ -195,7 +221,12 @@ class Generator:
         if not multi:
             phrase, args = self.render(tid, rng, split)
             tpl_id, tpl = rng.choice(wrappers)
-            return {"instruction": _wrap(tpl, vp=phrase), "gold": [tid], "args": [args], "template_id": tpl_id}
+            return {
+                "instruction": _wrap(tpl, vp=phrase),
+                "gold": [tid],
+                "args": [args],
+                "template_id": tpl_id,
+            }
         # second tool from another family, often another category
         for _ in range(50):
             other = rng.choice(self.ids)
@@ -204,7 +235,12 @@ class Generator:
         pa, aa = self.render(tid, rng, split)
         pb, ab = self.render(other, rng, split)
         tpl_id, tpl = rng.choice(multis)
-        return {"instruction": _wrap(tpl, a=pa, b=pb), "gold": [tid, other], "args": [aa, ab], "template_id": tpl_id}
+        return {
+            "instruction": _wrap(tpl, a=pa, b=pb),
+            "gold": [tid, other],
+            "args": [aa, ab],
+            "template_id": tpl_id,
+        }
 
     # ------------------------------------------------------------ planning
     def _sink(self, rng: random.Random, split: str, deps: list[int]) -> tuple[str, str, dict[str, Any]]:
@@ -216,7 +252,7 @@ class Generator:
         for name in self.params[sink["tool"]]:
             if name in vals:
                 args[name] = vals[name]
-        args[sink["text_arg"]] = " ".join("{{step_%d}}" % d for d in deps)
+        args[sink["text_arg"]] = " ".join("{{step_" + str(d) + "}}" for d in deps)
         return sink["tool"], phrase, args
 
     def _lookup(self, rng: random.Random, split: str, exclude: set[str]) -> str:
@@ -279,7 +315,9 @@ class Generator:
                 get_id = base + "_get"
                 ref = next(iter(self.params[get_id]))
                 noun = self.specs[get_id]["noun"]
-                parts["b"] = rng.choice(T.CHAIN_GET["train" if split == "train" else "test"]).replace("{noun}", noun)
+                parts["b"] = rng.choice(T.CHAIN_GET["train" if split == "train" else "test"]).replace(
+                    "{noun}", noun
+                )
                 add(get_id, {ref: "{{step_1}}"}, [1])
             else:
                 base = rng.choice(self.book_chain)
@@ -326,7 +364,9 @@ class Generator:
         return {"instruction": instruction, "steps": steps, "template_id": tpl_id, "pattern": pattern}
 
     # ------------------------------------------------------------ timing
-    def _tool_call_context(self, rng: random.Random, split: str, tid: str, args: dict[str, Any], phrase: str) -> list[dict[str, Any]]:
+    def _tool_call_context(
+        self, rng: random.Random, split: str, tid: str, args: dict[str, Any], phrase: str
+    ) -> list[dict[str, Any]]:
         wrap_id, wrap = rng.choice(T.SELECTION_TRAIN if split == "train" else T.SELECTION_TEST)
         result = self.fake_result(tid, args, rng)
         return [
@@ -339,8 +379,12 @@ class Generator:
     def fake_result(self, tid: str, args: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         role = self.specs[tid]["role"]
         if role in ("lookup", "search"):
-            return {"status": "ok", "query": args, "value": round(rng.uniform(1, 99), 1),
-                    "summary": self.specs[tid]["returns"].rstrip(".")}
+            return {
+                "status": "ok",
+                "query": args,
+                "value": round(rng.uniform(1, 99), 1),
+                "summary": self.specs[tid]["returns"].rstrip("."),
+            }
         return {"status": "done", "tool": tid}
 
     def result_summary(self, tid: str, args: dict[str, Any], result: dict[str, Any]) -> str:
@@ -366,15 +410,21 @@ class Generator:
             tpl_id, tpl = rng.choice(T.TIMING_WRAP_TRAIN if tr else T.TIMING_WRAP_TEST)
             message = _wrap(tpl, vp=phrase)
             if rng.random() < 0.2:
-                context = [{"role": "user", "content": rng.choice(T.CHITCHAT_TRAIN if tr else T.CHITCHAT_TEST)},
-                           {"role": "assistant", "content": "Sure - what do you need?"}]
+                context = [
+                    {"role": "user", "content": rng.choice(T.GREETINGS_TRAIN if tr else T.GREETINGS_TEST)},
+                    {"role": "assistant", "content": "Sure - what do you need?"},
+                ]
         elif kind == "casual_realtime":
-            tpl_id, tool, tpl = rng.choice([c for c in (T.CASUAL_TRAIN if tr else T.CASUAL_TEST) if c[1] in self.specs])
+            tpl_id, tool, tpl = rng.choice(
+                [c for c in (T.CASUAL_TRAIN if tr else T.CASUAL_TEST) if c[1] in self.specs]
+            )
             vals = {s: self.value(self.params[tool][s], rng, split) for s in SLOT.findall(tpl)}
             message = _fill(tpl, vals)
             call_args = vals
         elif kind in ("result_in_context", "followup_new_request"):
-            tool = rng.choice([t for t in self.lookups if len(self._entity_slots(t, self.vps(t, split)[0])) >= 1])
+            tool = rng.choice(
+                [t for t in self.lookups if len(self._entity_slots(t, self.vps(t, split)[0])) >= 1]
+            )
             vp = self._vp_with_entity(tool, rng, split)
             phrase, args = self.render(tool, rng, split, vp=vp)
             context = self._tool_call_context(rng, split, tool, args, phrase)
@@ -405,19 +455,36 @@ class Generator:
             related = rng.choice(self.by_cat[cat])
         elif kind == "generation":
             tpl_id, tpl = rng.choice(T.GENERATION_TRAIN if tr else T.GENERATION_TEST)
-            message = tpl.replace("{topic}", E.sample("topic", rng, split)).replace("{sentence}", E.sample("sentence", rng, split))
+            message = (
+                tpl.replace("{topic}", E.sample("topic", rng, split))
+                .replace("{sentence}", E.sample("sentence", rng, split))
+                .replace("{person}", E.sample("person", rng, split))
+            )
             related = rng.choice(self.by_cat["knowledge"] + self.by_cat["communication"])
         elif kind == "chit_chat":
             msgs = T.CHITCHAT_TRAIN if tr else T.CHITCHAT_TEST
             i = rng.randrange(len(msgs))
             tpl_id, message = f"tj-{'tr' if tr else 'te'}-chat{i + 1:02d}", msgs[i]
-            related = rng.choice(self.ids)
+            related = rng.choice(self.lookups)
+            if rng.random() < 0.8:  # small talk right after a finished tool exchange
+                phrase, args = self.render(related, rng, split)
+                context = self._tool_call_context(rng, split, related, args, phrase)
         else:
             raise ValueError(kind)
         anchor = tool or related or rng.choice(self.ids)
-        cands = self.candidates([anchor], rng, total=rng.randint(3, 5) if tr else rng.randint(4, 8), max_sib=3)
-        return {"message": message, "context": context, "should": tool is not None, "tool": tool,
-                "template_id": tpl_id, "kind": kind, "candidates": cands, "args": call_args}
+        cands = self.candidates(
+            [anchor], rng, total=rng.randint(3, 5) if tr else rng.randint(4, 8), max_sib=3
+        )
+        return {
+            "message": message,
+            "context": context,
+            "should": tool is not None,
+            "tool": tool,
+            "template_id": tpl_id,
+            "kind": kind,
+            "candidates": cands,
+            "args": call_args,
+        }
 
 
 def CHAIN_BOOK_T(split: str) -> list[str]:
@@ -426,10 +493,29 @@ def CHAIN_BOOK_T(split: str) -> list[str]:
 
 # ---------------------------------------------------------------- composing files
 POS_KINDS = [("realtime", 0.35), ("casual_realtime", 0.15), ("action", 0.3), ("followup_new_request", 0.2)]
-NEG_KINDS = [("general_knowledge", 0.4), ("result_in_context", 0.3), ("generation", 0.15), ("chit_chat", 0.15)]
-PLAN_PATTERNS_EVAL = [("chain2", 0.1), ("par2_sink", 0.25), ("par3_sink", 0.15), ("chain3", 0.15), ("fanout", 0.1),
-                      ("two_chains", 0.1), ("big", 0.1), ("big6", 0.05)]
-PLAN_PATTERNS_TRAIN = [("chain2", 0.2), ("par2_sink", 0.35), ("chain3", 0.2), ("fanout", 0.15), ("par3_sink", 0.1)]
+NEG_KINDS = [
+    ("general_knowledge", 0.45),
+    ("result_in_context", 0.3),
+    ("generation", 0.1),
+    ("chit_chat", 0.15),
+]
+PLAN_PATTERNS_EVAL = [
+    ("chain2", 0.1),
+    ("par2_sink", 0.25),
+    ("par3_sink", 0.15),
+    ("chain3", 0.15),
+    ("fanout", 0.1),
+    ("two_chains", 0.1),
+    ("big", 0.1),
+    ("big6", 0.05),
+]
+PLAN_PATTERNS_TRAIN = [
+    ("chain2", 0.2),
+    ("par2_sink", 0.35),
+    ("chain3", 0.2),
+    ("fanout", 0.15),
+    ("par3_sink", 0.1),
+]
 
 
 def _quota(n: int, weights: list[tuple[str, float]]) -> list[str]:
@@ -438,7 +524,14 @@ def _quota(n: int, weights: list[tuple[str, float]]) -> list[str]:
     while sum(counts) < n:
         counts[i % len(counts)] += 1
         i += 1
-    return [k for (k, _), c in zip(weights, counts) for _ in range(c)]
+    return [k for (k, _), c in zip(weights, counts, strict=True) for _ in range(c)]
+
+
+def _interleave(a: list[str], b: list[str]) -> list[str]:
+    out: list[str] = []
+    for i in range(max(len(a), len(b))):
+        out += a[i : i + 1] + b[i : i + 1]
+    return out
 
 
 def _timing_reason(kind: str, tool: str | None) -> str:
@@ -455,13 +548,19 @@ def _timing_reason(kind: str, tool: str | None) -> str:
 
 
 class _Unique:
+    """Rejects repeated (normalised) instructions; raises instead of looping forever."""
+
     def __init__(self, forbidden: set[str] | None = None) -> None:
         self.seen: set[str] = set()
         self.forbidden = forbidden or set()
+        self.misses = 0
 
     def take(self, key: str) -> bool:
         k = normalize(key)
         if k in self.seen or k in self.forbidden:
+            self.misses += 1
+            if self.misses > 20000:
+                raise RuntimeError(f"cannot find enough unique samples (last: {key[:80]!r})")
             return False
         self.seen.add(k)
         return True
@@ -473,7 +572,6 @@ def _eval_split(gen: Generator, split: str, rng_seed: str, uniq: _Unique) -> dic
     for task, n in sizes.items():
         rng = random.Random(f"{rng_seed}:{split}:{task}")
         rows: list[dict[str, Any]] = []
-        sid = lambda: f"{TASK_PREFIX[task]}-{prefix}-{len(rows) + 1:04d}"  # noqa: E731
         if task in ("tool_selection", "tool_retrieval"):
             order = gen.tool_order(rng)
             i = 0
@@ -484,7 +582,11 @@ def _eval_split(gen: Generator, split: str, rng_seed: str, uniq: _Unique) -> dic
                 s = gen.selection_like(rng, "test", tid, multi)
                 if not uniq.take(s["instruction"]):
                     continue
-                row: dict[str, Any] = {"id": sid(), "task": task, "instruction": s["instruction"]}
+                row: dict[str, Any] = {
+                    "id": f"{TASK_PREFIX[task]}-{prefix}-{len(rows) + 1:04d}",
+                    "task": task,
+                    "instruction": s["instruction"],
+                }
                 if task == "tool_selection":
                     cands = gen.candidates(s["gold"], rng, total=rng.randint(8, 20), max_sib=8)
                     n_sib = sum(1 for c in cands if any(c in gen.siblings[g] for g in s["gold"]))
@@ -494,7 +596,11 @@ def _eval_split(gen: Generator, split: str, rng_seed: str, uniq: _Unique) -> dic
                     row["candidate_tools"] = None
                     difficulty = "hard" if multi else "medium"
                 row["gold"] = {"tools": s["gold"]}
-                row.update(category=gen.specs[s["gold"][0]]["category"], template_id=s["template_id"], difficulty=difficulty)
+                row.update(
+                    category=gen.specs[s["gold"][0]]["category"],
+                    template_id=s["template_id"],
+                    difficulty=difficulty,
+                )
                 rows.append(row)
         elif task == "task_planning":
             patterns = _quota(n, PLAN_PATTERNS_EVAL)
@@ -505,21 +611,40 @@ def _eval_split(gen: Generator, split: str, rng_seed: str, uniq: _Unique) -> dic
                 if not uniq.take(s["instruction"]):
                     continue
                 gold_ids = list(dict.fromkeys(st["tool_id"] for st in s["steps"]))
-                cands = gen.candidates(gold_ids, rng, total=min(20, len(gold_ids) + rng.randint(4, 8)), max_sib=2)
-                rows.append({"id": sid(), "task": task, "instruction": s["instruction"], "candidate_tools": cands,
-                             "gold": {"steps": s["steps"]}, "template_id": s["template_id"], "pattern": pat,
-                             "difficulty": "hard" if len(s["steps"]) >= 4 else "medium"})
+                cands = gen.candidates(
+                    gold_ids, rng, total=min(20, len(gold_ids) + rng.randint(4, 8)), max_sib=2
+                )
+                rows.append(
+                    {
+                        "id": f"{TASK_PREFIX[task]}-{prefix}-{len(rows) + 1:04d}",
+                        "task": task,
+                        "instruction": s["instruction"],
+                        "candidate_tools": cands,
+                        "gold": {"steps": s["steps"]},
+                        "template_id": s["template_id"],
+                        "pattern": pat,
+                        "difficulty": "hard" if len(s["steps"]) >= 4 else "medium",
+                    }
+                )
         else:
-            kinds = [k for pair in zip(_quota(n // 2, POS_KINDS), _quota(n - n // 2, NEG_KINDS)) for k in pair]
+            kinds = _interleave(_quota(n - n // 2, POS_KINDS), _quota(n // 2, NEG_KINDS))
             while len(rows) < n:
                 kind = kinds[len(rows)]
                 s = gen.timing(rng, "test", kind)
                 if not uniq.take(_compact(s["context"]) + "|" + s["message"]):
                     continue
-                rows.append({"id": sid(), "task": task, "message": s["message"], "context": s["context"],
-                             "candidate_tools": s["candidates"],
-                             "gold": {"should_call_tool": s["should"], "tool": s["tool"]},
-                             "kind": kind, "template_id": s["template_id"]})
+                rows.append(
+                    {
+                        "id": f"{TASK_PREFIX[task]}-{prefix}-{len(rows) + 1:04d}",
+                        "task": task,
+                        "message": s["message"],
+                        "context": s["context"],
+                        "candidate_tools": s["candidates"],
+                        "gold": {"should_call_tool": s["should"], "tool": s["tool"]},
+                        "kind": kind,
+                        "template_id": s["template_id"],
+                    }
+                )
         out[f"{split}/{task}.jsonl"] = rows
     return out
 
@@ -535,7 +660,7 @@ def _train(gen: Generator, seed: int) -> tuple[list[dict[str, Any]], set[str]]:
     counters = {t: 0 for t in TASKS}
     pos_q = _quota(TRAIN_SIZES["timing_judgment"] // 2, POS_KINDS)
     neg_q = _quota(TRAIN_SIZES["timing_judgment"] - TRAIN_SIZES["timing_judgment"] // 2, NEG_KINDS)
-    timing_kinds = [k for pair in zip(pos_q, neg_q) for k in pair]
+    timing_kinds = _interleave(pos_q, neg_q)
     plan_q = _quota(TRAIN_SIZES["task_planning"], PLAN_PATTERNS_TRAIN)
     rng.shuffle(plan_q)
     rows: list[dict[str, Any]] = []
@@ -556,16 +681,23 @@ def _train(gen: Generator, seed: int) -> tuple[list[dict[str, Any]], set[str]]:
                 else:
                     tools = []
                     system = SYSTEM[task]
-                msgs: list[dict[str, Any]] = [{"role": "system", "content": system},
-                                              {"role": "user", "content": s["instruction"]}]
+                msgs: list[dict[str, Any]] = [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": s["instruction"]},
+                ]
                 variant = "decision"
                 if task == "tool_selection" and rng.random() < 0.15:
-                    calls = [gen.tool_call(k + 1, t, a) for k, (t, a) in enumerate(zip(s["gold"], s["args"]))]
+                    calls = [
+                        gen.tool_call(k + 1, t, a)
+                        for k, (t, a) in enumerate(zip(s["gold"], s["args"], strict=True))
+                    ]
                     msgs.append({"role": "assistant", "content": _compact(answer), "tool_calls": calls})
                     summaries = []
-                    for k, (t, a) in enumerate(zip(s["gold"], s["args"])):
+                    for k, (t, a) in enumerate(zip(s["gold"], s["args"], strict=True)):
                         res = gen.fake_result(t, a, rng)
-                        msgs.append({"role": "tool", "tool_call_id": f"call_{k + 1}", "content": _compact(res)})
+                        msgs.append(
+                            {"role": "tool", "tool_call_id": f"call_{k + 1}", "content": _compact(res)}
+                        )
                         summaries.append(gen.result_summary(t, a, res))
                     msgs.append({"role": "assistant", "content": " ".join(summaries)})
                     variant = "execution"
@@ -578,11 +710,15 @@ def _train(gen: Generator, seed: int) -> tuple[list[dict[str, Any]], set[str]]:
                 if not uniq.take(s["instruction"]):
                     continue
                 gold_ids = list(dict.fromkeys(st["tool_id"] for st in s["steps"]))
-                tools = gen.candidates(gold_ids, rng, total=min(8, len(gold_ids) + rng.randint(1, 3)), max_sib=1)
+                tools = gen.candidates(
+                    gold_ids, rng, total=min(8, len(gold_ids) + rng.randint(1, 3)), max_sib=1
+                )
                 gold = {"steps": s["steps"]}
-                msgs = [{"role": "system", "content": SYSTEM[task] + " Tools: " + ", ".join(tools)},
-                        {"role": "user", "content": s["instruction"]},
-                        {"role": "assistant", "content": _compact(gold)}]
+                msgs = [
+                    {"role": "system", "content": SYSTEM[task] + " Tools: " + ", ".join(tools)},
+                    {"role": "user", "content": s["instruction"]},
+                    {"role": "assistant", "content": _compact(gold)},
+                ]
                 variant = "decision"
                 instructions.add(normalize(s["instruction"]))
             else:
@@ -593,13 +729,22 @@ def _train(gen: Generator, seed: int) -> tuple[list[dict[str, Any]], set[str]]:
                 tools = s["candidates"]
                 gold = {"should_call_tool": s["should"], "tool": s["tool"]}
                 answer = {**gold, "reason": _timing_reason(kind, s["tool"])}
-                msgs = [{"role": "system", "content": SYSTEM[task] + " Tools: " + ", ".join(tools)}, *s["context"],
-                        {"role": "user", "content": s["message"]}]
+                msgs = [
+                    {"role": "system", "content": SYSTEM[task] + " Tools: " + ", ".join(tools)},
+                    *s["context"],
+                    {"role": "user", "content": s["message"]},
+                ]
                 variant = "decision"
                 if s["should"] and kind in ("realtime", "casual_realtime", "action") and rng.random() < 0.2:
                     # execute the call: decision JSON plus a real tool call and the final answer
                     args = s["args"]
-                    msgs.append({"role": "assistant", "content": _compact(answer), "tool_calls": [gen.tool_call(1, s["tool"], args)]})
+                    msgs.append(
+                        {
+                            "role": "assistant",
+                            "content": _compact(answer),
+                            "tool_calls": [gen.tool_call(1, s["tool"], args)],
+                        }
+                    )
                     res = gen.fake_result(s["tool"], args, rng)
                     msgs.append({"role": "tool", "tool_call_id": "call_1", "content": _compact(res)})
                     msgs.append({"role": "assistant", "content": gen.result_summary(s["tool"], args, res)})
@@ -608,8 +753,16 @@ def _train(gen: Generator, seed: int) -> tuple[list[dict[str, Any]], set[str]]:
                     msgs.append({"role": "assistant", "content": _compact(answer)})
                 instructions.add(normalize(s["message"]))
             counters[task] += 1
-            rows.append({"id": f"train-{len(rows) + 1:05d}", "task": task, "messages": msgs, "tools": tools,
-                         "gold": gold, "variant": variant})
+            rows.append(
+                {
+                    "id": f"train-{len(rows) + 1:05d}",
+                    "task": task,
+                    "messages": msgs,
+                    "tools": tools,
+                    "gold": gold,
+                    "variant": variant,
+                }
+            )
             break
     return rows, instructions
 
@@ -625,7 +778,9 @@ def generate_datasets(catalog: list[dict[str, Any]], seed: int = 7) -> dict[str,
     return out
 
 
-def write_datasets(out_dir: str | Path, catalog: list[dict[str, Any]], seed: int = 7) -> dict[str, list[dict[str, Any]]]:
+def write_datasets(
+    out_dir: str | Path, catalog: list[dict[str, Any]], seed: int = 7
+) -> dict[str, list[dict[str, Any]]]:
     files = generate_datasets(catalog, seed)
     root = Path(out_dir)
     for rel, rows in files.items():

@@ -330,8 +330,38 @@ def _split(values: list[Any]) -> tuple[list[Any], list[Any]]:
 
 # Numeric pools that are entities (money amounts and prices), also split disjointly.
 _NUMERIC: dict[str, list[float | int]] = {
-    "amount": [25, 40, 12.5, 75, 120, 18, 250, 60, 35.5, 90, 15, 300, 48, 22.75, 500, 80, 19.99, 1200, 65, 42,
-               150, 33, 275, 9.5, 410, 55, 88, 640, 28, 1750],
+    "amount": [
+        25,
+        40,
+        12.5,
+        75,
+        120,
+        18,
+        250,
+        60,
+        35.5,
+        90,
+        15,
+        300,
+        48,
+        22.75,
+        500,
+        80,
+        19.99,
+        1200,
+        65,
+        42,
+        150,
+        33,
+        275,
+        9.5,
+        410,
+        55,
+        88,
+        640,
+        28,
+        1750,
+    ],
     "price": [20, 45, 99, 150, 14.99, 250, 79, 30, 180, 59.5, 320, 24, 110, 65, 399, 12, 210, 49.99, 85, 140],
 }
 
@@ -419,9 +449,16 @@ def _procedural(kind: str, rng: random.Random, split: str) -> Any:
     raise KeyError(kind)
 
 
-PROCEDURAL_KINDS = frozenset({"date", "time", "datetime", "phone", "email", "card_last4", "order_id", "tracking", "issue_number"})
+PROCEDURAL_KINDS = frozenset(
+    {"date", "time", "datetime", "phone", "email", "card_last4", "order_id", "tracking", "issue_number"}
+)
 
-_LIST_OF = {"email_list": "email", "product_list": "product", "medication_list": "medication", "symptom_list": "symptom"}
+_LIST_OF = {
+    "email_list": "email",
+    "product_list": "product",
+    "medication_list": "medication",
+    "symptom_list": "symptom",
+}
 
 
 def sample(kind: str, rng: random.Random, split: str) -> Any:
@@ -442,21 +479,50 @@ def sample(kind: str, rng: random.Random, split: str) -> Any:
 
 # Plain numbers are not entities (they are not split); each kind has a sensible range.
 NUMERIC_RANGES: dict[str, tuple[float, float, float]] = {
-    "age": (18, 85, 1), "body_temp": (36.2, 39.6, 0.1), "bpm": (52, 104, 1), "days": (2, 10, 1),
-    "distance": (5, 900, 5), "glucose": (72, 180, 1), "hour": (6, 10, 1), "hours": (6, 48, 6),
-    "hours_worked": (1, 9, 0.5), "interval_hours": (1, 4, 1), "kcal": (1200, 3200, 50), "limit": (3, 20, 1),
-    "litres": (1, 3.5, 0.5), "magnitude": (3.5, 6.5, 0.5), "measure": (2, 500, 1), "minutes": (5, 90, 5),
-    "months": (1, 6, 1), "mood_score": (1, 10, 1), "nights": (1, 9, 1), "oven_temperature": (160, 240, 10),
-    "percent": (10, 90, 5), "quantity": (1, 8, 1), "rate": (2.5, 8.5, 0.25), "replicas": (2, 12, 1),
-    "sleep_hours": (5, 9.5, 0.5), "spo2": (90, 99, 1), "step_count": (3000, 15000, 500), "systolic": (100, 160, 1),
-    "temperature": (16, 24, 0.5), "threshold": (10, 5000, 10), "weight_kg": (50, 110, 0.5), "year": (2024, 2027, 1),
-    "years": (5, 30, 5), "zoom": (3, 9, 1),
+    "age": (18, 85, 1),
+    "body_temp": (36.2, 39.6, 0.1),
+    "bpm": (52, 104, 1),
+    "days": (2, 10, 1),
+    "distance": (5, 900, 5),
+    "glucose": (72, 180, 1),
+    "hour": (6, 10, 1),
+    "hours": (6, 48, 6),
+    "hours_worked": (1, 9, 0.5),
+    "interval_hours": (1, 4, 1),
+    "kcal": (1200, 3200, 50),
+    "limit": (3, 20, 1),
+    "litres": (1, 3.5, 0.5),
+    "magnitude": (3.5, 6.5, 0.5),
+    "measure": (2, 500, 1),
+    "minutes": (5, 90, 5),
+    "months": (1, 6, 1),
+    "mood_score": (1, 10, 1),
+    "nights": (1, 9, 1),
+    "oven_temperature": (160, 240, 10),
+    "percent": (10, 90, 5),
+    "quantity": (1, 8, 1),
+    "rate": (2.5, 8.5, 0.25),
+    "replicas": (2, 12, 1),
+    "sleep_hours": (5, 9.5, 0.5),
+    "spo2": (90, 99, 1),
+    "step_count": (3000, 15000, 500),
+    "systolic": (100, 160, 1),
+    "temperature": (16, 24, 0.5),
+    "threshold": (10, 5000, 10),
+    "weight_kg": (50, 110, 0.5),
+    "year": (2024, 2027, 1),
+    "years": (5, 30, 5),
+    "zoom": (3, 9, 1),
 }
 
 
-def number(kind: str | None, type_: str, rng: random.Random, lo: float | None = None, hi: float | None = None) -> int | float:
+def number(
+    kind: str | None, type_: str, rng: random.Random, lo: float | None = None, hi: float | None = None
+) -> int | float:
     """A plausible number for a numeric parameter (ints for 'integer', rounded floats for 'number')."""
-    a, b, step = NUMERIC_RANGES.get(kind or "", (lo if lo is not None else 1, hi if hi is not None else 100, 1))
+    a, b, step = NUMERIC_RANGES.get(
+        kind or "", (lo if lo is not None else 1, hi if hi is not None else 100, 1)
+    )
     n_steps = int(round((b - a) / step))
     val = a + step * rng.randint(0, max(n_steps, 0))
     if type_ == "integer" or float(val).is_integer():

@@ -195,7 +195,8 @@ class SentenceTransformerEncoder:
         except Exception as exc:  # noqa: BLE001 - any load failure is a model problem for the user
             raise ModelError(f"cannot load sentence-transformers model at {model_dir}: {exc}") from None
         self.model_id = model_identity(model_dir)
-        self.dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        get_dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         vecs = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)

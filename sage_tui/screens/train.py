@@ -323,8 +323,10 @@ class TrainScreen(Screen[None]):
             self.query_one("#loss-plot").set_series({"loss": snap.loss})  # type: ignore[attr-defined]
         log = self.query_one("#job-lines", Log)
         for e in snap.events:
+            if e["id"] <= self._events_seen:  # two polls can overlap; show each event once
+                continue
             log.write_line(f"{e['time'][11:19]} {e['message']}")
-            self._events_seen = max(self._events_seen, e["id"])
+            self._events_seen = e["id"]
         if snap.picks and snap.picks != self._picks:
             self._picks = snap.picks
             table = self.query_one("#picks-table", DataTable)
