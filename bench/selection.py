@@ -165,7 +165,7 @@ def tune_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | No
         return lambda i: np.lexsort((rows, -scores[i]))[:DEPTH]
 
     grid: dict[str, float] = {"keyword": r5(single(KW)), "embedding": r5(single(EM))}
-    for coarse, n, fusion, w in itertools.product(("keyword", "union"), (30, 50, 100, 200), ("weighted", "rrf"), (0.4, 0.5, 0.6, 0.7, 0.8)):
+    for coarse, n, fusion, w in itertools.product(("keyword", "union"), (50, 100, 200), ("adaptive", "weighted", "rrf"), (0.3, 0.5, 0.7)):
         ts.coarse, ts.coarse_n = coarse, n
 
         def ranked(i: int, fusion: str = fusion, w: float = w) -> np.ndarray:

@@ -26,6 +26,9 @@ def test_report_from_real_eval_and_plan_runs(tmp_path: Path) -> None:
         res = _cli("eval", "--task", "timing_judgment", "--timing", "rule", "--dataset", str(ds), "--catalog", str(cat),
                    "--limit", "40", "--seed", str(seed), "--tag", "real", "--json", db=db)
         evals += json.loads(res.stdout)["runs"]
+    sel = json.loads(_cli("eval", "--task", "tool_selection", "--selector", "keyword", "--dataset",
+                          str(tmp_path / "selection_60.jsonl"), "--catalog", str(cat), "--limit", "30", "--tag", "real",
+                          "--json", db=db).stdout)["runs"][0]
     plan = json.loads(_cli("plan", "Find flights from Rome to Oslo and then email Bob about the weather", "--planner",
                            "greedy", "--catalog", str(cat), "--json", db=db).stdout)
     # default selection: latest run per experiment cell (rule ignores --seed, so both runs are the same cell)
@@ -33,10 +36,15 @@ def test_report_from_real_eval_and_plan_runs(tmp_path: Path) -> None:
     assert evals[1]["run_id"] in latest["runs"] and evals[0]["run_id"] not in latest["runs"]
     out = tmp_path / "report"
     rep = json.loads(_cli("report", "--out", str(out), "--tag", "real", "--run", plan["run_id"], "--json", db=db).stdout)
-    assert {e["run_id"] for e in evals} | {plan["run_id"]} == set(rep["runs"])
-    assert "plan_dag" not in rep["skipped_figures"] and (out / "figures" / "plan_dag.png").stat().st_size > 5000
+    assert {e["run_id"] for e in evals} | {plan["run_id"], sel["run_id"]} == set(rep["runs"])
+    for fig in ("plan_dag", "selector_tradeoff"):
+        assert fig not in rep["skipped_figures"] and (out / "figures" / f"{fig}.png").stat().st_size > 5000
     man = json.loads((out / "runs.json").read_text())
-    (section,) = man["ablation"]
+    sel_section, section = man["ablation"]
+    assert sel_section["task"] == "tool_selection" and sel_section["n_samples"] == 30
+    (point,) = man["figures"]["selector_tradeoff"]["data"]["points"]
+    assert point["variant"] == "keyword" and point["run_ids"] == [sel["run_id"]]
+    assert point["accuracy"] == sel["metrics"]["acc@1"] and point["latency_ms"] == sel["metrics"]["latency_p50_ms"]
     assert section["task"] == "timing_judgment" and section["n_samples"] == 40 and section["limit"] == "40"
     cell = section["rows"]["rule"]["cells"]["accuracy"]
     assert cell["run_ids"] == sorted(e["run_id"] for e in evals)

@@ -11,7 +11,7 @@ from selection_support import FakeEncoder, write_catalog
 from core.catalog import load_catalog
 from core.errors import UsageError
 from core.selection.embedding import EmbeddingSelector
-from core.selection.fusion import fuse, minmax, rank_positions
+from core.selection.fusion import ADAPTIVE, fuse, minmax, rank_positions
 from core.selection.keyword import KeywordSelector
 from core.selection.two_stage import TwoStageSelector
 
@@ -99,3 +99,14 @@ def test_candidates_and_bad_options(catalog) -> None:
         ts.select("", top_k=5)
     with pytest.raises(UsageError):
         TwoStageSelector(encoder=FakeEncoder()).select("weather")
+
+
+def test_adaptive_weight_trusts_strong_keyword_matches() -> None:
+    from core.selection.fusion import adaptive_weight
+
+    lo, hi, _, _ = ADAPTIVE
+    assert adaptive_weight(100.0) == pytest.approx(lo, abs=1e-6)
+    assert adaptive_weight(0.0) == pytest.approx(hi, abs=1e-3)
+    assert lo < adaptive_weight(15.0) < hi
+    kw, emb = np.array([40.0, 30.0, 0.0]), np.array([0.1, 0.2, 0.9])
+    np.testing.assert_allclose(fuse(kw, emb, "adaptive", 0.5, 60), fuse(kw, emb, "weighted", adaptive_weight(40.0), 60))

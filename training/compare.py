@@ -1,30 +1,32 @@
-"""`sage-tui train compare`: train methods A, B1, B2, B3, C, D (+ R, the random-coreset control)
-with the same base config and seeds, and report each run in the `eval --json` shape.
+"""`sage-tui train compare`: train methods A, B1, B2, B3, C, D (+ R, the random-coreset control of
+the same budget as B1-B3) with the same base config and seeds, evaluate every trained model on the
+test split of each task type (training/evaluate.py) and report each run in the `eval --json` shape.
 
-Current scope: every method is trained for real and scored on the same held-out split of the
-training dialogs (teacher-forced assistant-token accuracy and loss); the four-task test-split
-evaluation of each trained model (training/evaluate.py) is not implemented yet.
+Each method is one stored `train` run (child of a `compare-<preset>` parent run) whose config has
+`method`; its summary metrics hold the evaluation metrics under their public names (`acc@1`,
+`acc@5`, `mrr`, planning and timing metrics) plus `samples_used`, `train_seconds`,
+`tokens_per_second`, `peak_memory_mb`; continual runs (C, D) add `chunk_acc/<chunk>` per chunk,
+`forgetting` and `backward_transfer`.
 """
 
 from __future__ import annotations
 
-import random
+import time
 from collections.abc import Callable
 from typing import Any
 
 from core.errors import UsageError
 from training.config import load_config
-from training.pipeline import METHOD_SETTINGS, apply_method, load_training_samples
+from training.pipeline import METHOD_SETTINGS, apply_method
 
 DEFAULT_METHODS = ["A", "B1", "B2", "B3", "C", "D", "R"]
+SUMMARY_KEYS = ("samples_used", "train_seconds", "tokens_per_second", "peak_memory_mb", "final_loss", "steps",
+                "forgetting", "backward_transfer")
 
 
 def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, seeds: int = 1,
                 log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    import json
-    import tempfile
-    from pathlib import Path
-
+    """Train + evaluate each (seed, method); returns one `eval --json`-shaped dict per run."""
     from training.pipeline import run_training
 
     methods = methods or DEFAULT_METHODS
@@ -34,50 +36,33 @@ def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, se
     if seeds < 1:
         raise UsageError("--seeds must be >= 1")
     base = load_config(preset)
-    samples, _, _ = load_training_samples(base)
-    rng = random.Random(1234)
-    held = set(rng.sample([str(s["id"]) for s in samples], max(1, len(samples) // 6)))
-    train = [s for s in samples if str(s["id"]) not in held]
-    val = [s for s in samples if str(s["id"]) in held]
-    tmp = Path(tempfile.mkdtemp(prefix="sage-compare-"))
-    (tmp / "train.jsonl").write_text("".join(json.dumps(s) + "\n" for s in train))
+    base.eval.enabled = True
     parent = store.create_run("train", {"compare": preset, "methods": methods, "seeds": seeds}, name=f"compare-{preset}")
+    t0 = time.perf_counter()
     out: list[dict[str, Any]] = []
-    for seed in range(seeds):
-        for m in methods:
-            cfg = apply_method(base, m)
-            cfg.train.seed = seed
-            cfg.data.train = str(tmp / "train.jsonl")
-            cfg.data.limit = 0
-            cfg.output.dir = ""
-            log(f"== method {m} seed {seed}")
-            res = run_training(cfg, store, log=log, parent_id=parent, tags=("compare",))
-            metrics = dict(res.summary)
-            metrics.update({k: v for k, v in res.continual.items() if k in ("forgetting", "backward_transfer")})
-            metrics.update(_heldout(cfg, res, val))
-            store.log_metrics(res.run_id, {k: v for k, v in metrics.items() if k.startswith("heldout_")}, split="heldout")
-            out.append({"run_id": res.run_id, "task": "training_dialogs",
-                        "config": {"method": m, "seed": seed, "preset": preset}, "n": len(val), "metrics": metrics})
+    try:
+        for seed in range(seeds):
+            for m in methods:
+                cfg = apply_method(base, m)
+                cfg.name = f"{preset}-{m}-s{seed}"
+                cfg.train.seed = seed
+                cfg.output.dir = ""
+                log(f"== method {m} seed {seed}")
+                res = run_training(cfg, store, log=log, parent_id=parent, tags=("compare", preset))
+                metrics = {k: float(v) for k, v in res.summary.items() if not k.startswith("eval_")}
+                metrics.update({k: float(res.continual[k]) for k in ("forgetting", "backward_transfer") if k in res.continual})
+                n = int(sum(v for k, v in res.summary.items() if k.startswith("eval_n/")))
+                out.append({"run_id": res.run_id, "task": "agent_tasks",
+                            "config": {"method": m, "seed": seed, "preset": preset, "coreset": cfg.coreset.strategy,
+                                       "budget": cfg.coreset.budget, "continual": cfg.continual.enabled,
+                                       "split": cfg.eval.split},
+                            "n": n, "metrics": {k: metrics[k] for k in sorted(metrics)}})
+    except KeyboardInterrupt:
+        store.finish_run(parent, "interrupted", error="interrupted by user")
+        raise
+    except Exception as exc:
+        store.finish_run(parent, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    store.log_metrics(parent, {"wall_seconds": time.perf_counter() - t0})
     store.finish_run(parent, "completed")
     return out
-
-
-def _heldout(cfg: Any, res: Any, val: list[dict[str, Any]]) -> dict[str, float]:
-    """Teacher-forced token accuracy and loss of the trained adapter on held-out dialogs."""
-    from peft import PeftModel
-
-    from training.base_models import resolve_base_model
-    from training.formatting import encode_all
-    from training.trainer import AgentSFTTrainer
-
-    if res.adapter_dir is None:
-        return {}
-    tr = AgentSFTTrainer(cfg, res.adapter_dir.parent / "eval", log=lambda s: None)
-    tr.setup(resolve_base_model(cfg.model.base))
-    from transformers import AutoModelForCausalLM
-
-    plain = AutoModelForCausalLM.from_pretrained(str(resolve_base_model(cfg.model.base)), dtype=tr.dtype)
-    tr.model = PeftModel.from_pretrained(plain, str(res.adapter_dir)).to(tr.device)
-    enc = encode_all(val, tr.tokenizer, max_len=cfg.model.max_seq_len, chat_format=cfg.model.chat_format)
-    losses = tr.per_sample_losses(enc)
-    return {"heldout_token_accuracy": tr.token_accuracy(enc), "heldout_loss": sum(losses) / max(1, len(losses))}

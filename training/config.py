@@ -38,6 +38,7 @@ class DataConfig:
     train: str = ""  # dialog JSONL; empty: the bundled train split
     tasks: list[str] = field(default_factory=list)  # empty: every task type
     limit: int = 0  # use the first N dialogs per task (0 = all)
+    plan_views: list[str] = field(default_factory=lambda: ["flat"])  # flat | subgoals | steps (training/prompts_bridge.py)
     seed_shuffle: bool = True
 
 
@@ -57,6 +58,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     save_every: int = 0  # checkpoint every N optimizer steps (0: only at the end)
     threads: int = 0  # torch CPU threads (0: leave torch's default)
+    group_by_length: bool = False  # batches of similar length (less padding); order still seeded
 
 
 @dataclass
@@ -80,10 +82,19 @@ class ContinualConfig:
 
 @dataclass
 class EvalConfig:
-    tasks: list[str] = field(default_factory=lambda: ["tool_selection", "tool_retrieval", "task_planning", "timing_judgment"])
+    """Evaluation of the trained model on the test splits (training/evaluate.py).
+
+    Sizes are samples per task: 0 = the whole file, -1 = skip the task.
+    """
+
+    enabled: bool = False
     split: str = "test"
-    limit: int = 20  # samples per task (0 = all)
-    max_new_tokens: int = 160
+    tool_selection: int = 40
+    tool_retrieval: int = 20  # only where the split has a retrieval file (test_extended, validation)
+    timing_judgment: int = 30
+    task_planning: int = 12
+    limit: int = 0  # > 0: caps every task's sample count (the TUI form's "eval limit")
+    max_new_tokens: int = 200
 
 
 @dataclass
@@ -139,6 +150,13 @@ class Config:
             raise bad("expected auto, gemma or template", "model.chat_format")
         if self.lora.r < 1:
             raise bad("must be >= 1", "lora.r")
+        if self.eval.split not in ("test", "test_extended", "validation"):
+            raise bad("expected test, test_extended or validation", "eval.split")
+        from training.prompts_bridge import PLAN_VIEWS
+
+        for v in self.data.plan_views:
+            if v not in PLAN_VIEWS:
+                raise bad(f"unknown planning view {v!r}; expected one of {PLAN_VIEWS}", "data.plan_views")
         return self
 
 

@@ -94,10 +94,11 @@ def render_template(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[str
 
 
 def pick_format(tokenizer: Any, chat_format: str = "auto") -> str:
+    """gemma when the tokenizer knows `<start_of_turn>`, else its own chat template (if any)."""
     if chat_format != "auto":
         return chat_format
-    vocab = tokenizer.get_vocab()
-    if "<start_of_turn>" in vocab:
+    tid = tokenizer.convert_tokens_to_ids("<start_of_turn>")  # not get_vocab(): a 262k-entry dict per call
+    if tid is not None and tid != tokenizer.unk_token_id:
         return "gemma"
     return "template" if getattr(tokenizer, "chat_template", None) else "gemma"
 
@@ -140,7 +141,8 @@ def encode_dialog(
 
 
 def encode_all(samples: list[dict[str, Any]], tokenizer: Any, *, max_len: int, chat_format: str = "auto") -> list[Encoded]:
-    out = [encode_dialog(s, tokenizer, max_len=max_len, chat_format=chat_format) for s in samples]
+    fmt = pick_format(tokenizer, chat_format)
+    out = [encode_dialog(s, tokenizer, max_len=max_len, chat_format=fmt) for s in samples]
     return [e for e in out if e is not None]
 
 

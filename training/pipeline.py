@@ -68,7 +68,9 @@ def load_training_samples(cfg: Config) -> tuple[list[dict[str, Any]], str, str]:
         samples = kept
     if not samples:
         raise DataError("the training dataset is empty (after task filter / limit)", path=str(path), field="data")
-    return samples, str(path), ds.sha256
+    from training.prompts_bridge import expand_views
+
+    return expand_views(samples, cfg.data.plan_views), str(path), ds.sha256
 
 
 @dataclass
@@ -185,6 +187,8 @@ def _train(cfg: Config, store: Any, rid: str, model_dir: Path, samples: list[dic
         store.add_artifact(rid, "adapter", adapter, {"steps": tr.state.step})
         store.log_metrics(rid, {k: summary[k] for k in ("train_seconds", "samples_used", "peak_memory_mb", "tokens_per_second", "final_loss")})
         result.adapter_dir = adapter
+        if cfg.eval.enabled:
+            summary.update(_evaluate(cfg, tr, store, rid, log_and_store))
         if cfg.output.export_gguf:
             from training.base_models import ALIASES, bundled_gguf_path
             from training.lora_gguf import export_lora_gguf
@@ -196,6 +200,29 @@ def _train(cfg: Config, store: Any, rid: str, model_dir: Path, samples: list[dic
         store.finish_run(rid, "completed")
     tr.cleanup()
     return result
+
+
+def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn) -> dict[str, float]:
+    """Evaluate the just-trained model on the test split; metrics + per-sample rows go on this run."""
+    from training.evaluate import EvalSizes, ModelScorer, evaluate_model, store_evaluation
+
+    e = cfg.eval
+    def cap(n: int) -> int:
+        return n if e.limit <= 0 or n < 0 else (e.limit if n == 0 else min(n, e.limit))
+
+    sizes = EvalSizes(cap(e.tool_selection), cap(e.tool_retrieval), cap(e.timing_judgment), cap(e.task_planning),
+                      e.max_new_tokens)
+    store.log_event(rid, f"evaluating on the {e.split} split", payload={"sizes": sizes.to_dict()})
+
+    def progress(task: str, i: int, n: int) -> None:
+        if i == n or i % 10 == 0:
+            log(f"eval {task} {i}/{n}")
+
+    scorer = ModelScorer(tr.model, tr.tokenizer, tr.device, cfg.model.chat_format)
+    summary, rows = evaluate_model(scorer, split=e.split, sizes=sizes, progress=progress)
+    store_evaluation(store, rid, summary, rows)
+    tr.model.train()
+    return summary
 
 
 def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: str, out_dir: Path) -> list:
@@ -228,6 +255,26 @@ def _count_tasks(samples: list, ids: set[str]) -> dict[str, int]:
     return out
 
 
+CHUNK_VAL_SAMPLES = 12
+
+
+def _validation_samples(task: str, tr: Any, cfg: Config, by_id: dict) -> list[dict[str, Any]]:
+    """First CHUNK_VAL_SAMPLES of the bundled validation split of `task`, encoded into `by_id`
+    (rendered with the same inference prompts); [] when the split is missing or not renderable
+    (retrieval rows have no candidate list) so the caller holds out training dialogs instead."""
+    from core.datasets import default_dataset_path, load_dataset
+    from training.formatting import encode_all
+
+    try:
+        rows = load_dataset(default_dataset_path(task, "validation")).samples[:CHUNK_VAL_SAMPLES]
+        enc = encode_all(rows, tr.tokenizer, max_len=cfg.model.max_seq_len, chat_format=cfg.model.chat_format)
+    except SageError:
+        return []
+    by_id.update({e.sample_id: e for e in enc})
+    keep = {e.sample_id for e in enc}
+    return [r for r in rows if str(r["id"]) in keep]
+
+
 def _continual(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: str) -> dict[str, Any]:
     from training.continual import Chunk, OnlineContinualLearner
     from training.replay import ReplayBuffer
@@ -244,6 +291,10 @@ def _continual(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid
         groups[g].append(s)
     chunks = []
     for g in order:
+        val = _validation_samples(g, tr, cfg, by_id) if key == "task" else []
+        if val:  # the task's validation split: every training sample stays in training (as for A)
+            chunks.append(Chunk(g, groups[g], val))
+            continue
         tr_part, val = _split_val(groups[g], 0.15, cfg.train.seed)
         chunks.append(Chunk(g, tr_part or groups[g], val or groups[g][:1]))
     if len(chunks) < 2:
@@ -264,7 +315,9 @@ def _continual(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid
     def on_chunk(i: int, res: Any) -> None:
         store.log_event(rid, f"chunk {i + 1}/{len(chunks)} {chunks[i].name}: replayed {len(res.replayed[i])}",
                         payload={"chunk": chunks[i].name, "acc": res.acc[i], "replayed": res.replayed[i]})
-        store.log_metrics(rid, {"cl_avg_accuracy": sum(res.acc[i]) / len(res.acc[i])}, split="continual", step=i + 1)
+        # accuracy on every chunk seen so far, measured after training chunk i (step = i)
+        store.log_metrics(rid, {f"chunk_acc/{chunks[j].name}": a for j, a in enumerate(res.acc[i])}, step=i)
+        store.log_metrics(rid, {"cl_avg_accuracy": sum(res.acc[i]) / len(res.acc[i])}, split="continual", step=i)
 
     learner = OnlineContinualLearner(train_fn, eval_fn, buffer, replay_ratio=cc.replay_ratio, seed=cfg.train.seed,
                                      on_chunk=on_chunk)

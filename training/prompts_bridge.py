@@ -1,9 +1,21 @@
 """Training dialogs -> the exact chat messages the planner / timing decider send at inference.
 
-Planning and timing samples are rendered with `core.llm.prompts` (plan_prompt, timing_prompt,
-steps_target, answer_json) so the shipped adapter learns the inference-time format; tool
-selection uses `selection_prompt` below (also used by the evaluator's constrained choice).
-Anything else falls back to the dialog's own `messages`.
+A dialog of `assets/datasets/train/dialogs.jsonl` carries its candidate ids in `tools`, the gold
+answer in `gold` and, for timing, the conversation before the last user message in `messages`.
+Each is rendered with `core.llm.prompts` (what `core.planning` and `core.timing` send to the model):
+
+* planning, view `flat`: `plan_prompt(goal, tools)` -> `{"steps": [...]}` (flat planner);
+* planning, view `subgoals`: `subgoal_prompt(goal)` -> `{"subgoals": [...]}` (hierarchical level 1),
+  one canonical sub-goal per gold step (`subgoal_for_step`), at most `MAX_SUBGOALS` groups;
+* planning, view `step<k>`: `step_prompt(goal, tools, done, subgoal_k)` -> that group's steps
+  (hierarchical level 2; `done` = the steps of the earlier groups);
+* timing: `timing_prompt(message, context, tools[:5])` -> `{"should_call_tool", "tool", "reason"}`
+  (the reason is the dialog's own); `variant: "execution"` dialogs become the same decision sample
+  (their tool call, tool result and final answer come after the target and are not rendered);
+* selection / retrieval: `selection_prompt(request, tools)` -> the first gold tool id (the same
+  prompt the evaluator scores candidates with, training/evaluate.py).
+
+Anything without catalog tools falls back to the dialog's own `messages` (the tiny test dialogs).
 """
 
 from __future__ import annotations
@@ -14,6 +26,12 @@ from typing import Any
 from core.errors import DataError
 
 SELECT_SYSTEM = "Pick the single best tool for the request from the tool list. Answer with the tool id only."
+PLAN_VIEWS = ("flat", "subgoals", "steps")  # "steps" expands to one `step<k>` sample per sub-goal group
+MAX_SUBGOALS = 4  # PlannerConfig.max_subgoals
+MAX_STEPS_PER_SUBGOAL = 3  # HierarchicalPlanner asks for at most 3 steps per sub-goal
+TIMING_TOP_K = 5  # TimingConfig.top_k
+SUBGOAL_CHARS = 80  # subgoals_schema maxLength
+REASON_CHARS = 60  # timing_schema maxLength
 
 
 def _catalog() -> Any:
@@ -38,43 +56,131 @@ def _first_user(messages: list[dict[str, Any]]) -> str:
 def selection_prompt(request: str, tools: list[Any]) -> list[dict[str, str]]:
     from core.llm.prompts import tools_block
 
-    return [{"role": "system", "content": SELECT_SYSTEM}, {"role": "user", "content": f"{tools_block(tools)}\nRequest: {request}\nTool:"}]
+    return [{"role": "system", "content": SELECT_SYSTEM},
+            {"role": "user", "content": f"{tools_block(tools)}\nRequest: {request}\nTool:"}]
 
 
 def timing_reason(should: bool, tool: str | None) -> str:
     return f"needs {tool}" if should and tool else ("needs a tool" if should else "can answer directly")
 
 
+def _cut(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[:n].rsplit(" ", 1)[0].rstrip(" ,;")
+
+
+def subgoal_groups(steps: list[dict[str, Any]], catalog: Any) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Gold steps -> at most MAX_SUBGOALS (sub-goal text, steps) groups of consecutive steps."""
+    n = len(steps)
+    k = min(n, MAX_SUBGOALS)
+    sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    groups, at = [], 0
+    for size in sizes:
+        part = steps[at: at + size]
+        at += size
+        groups.append((_cut(" and ".join(step_subgoal(s, catalog) for s in part), SUBGOAL_CHARS), part))
+    return groups
+
+
+def step_subgoal(step: dict[str, Any], catalog: Any) -> str:
+    """Short sub-goal text for one gold step: the tool's title and its first literal argument values.
+
+    (Datasets carry no sub-goal annotations; a short text keeps level-1 generation cheap.)
+    """
+    tool = catalog.maybe(step["tool_id"]) if catalog is not None else None
+    title = (tool.name if tool is not None and tool.name else step["tool_id"].replace("_", " ")).lower()
+    vals = [str(v) for v in (step.get("arguments") or {}).values() if "{{step_" not in str(v)][:2]
+    return _cut(title + (f" ({', '.join(vals)})" if vals else ""), SUBGOAL_CHARS)
+
+
+def expand_views(samples: list[dict[str, Any]], plan_views: list[str] | tuple[str, ...] = ("flat",)) -> list[dict[str, Any]]:
+    """One training sample per inference call type: planning dialogs become one sample per view.
+
+    Derived samples get ids `<dialog id>:<view>` and a `view` field; other tasks are unchanged.
+    """
+    bad = [v for v in plan_views if v not in PLAN_VIEWS]
+    if bad:
+        raise DataError(f"unknown planning view(s) {bad}; expected {list(PLAN_VIEWS)}", field="data.plan_views")
+    if list(plan_views) == ["flat"]:
+        return samples
+    catalog = _catalog()
+    out: list[dict[str, Any]] = []
+    for s in samples:
+        steps = (s.get("gold") or {}).get("steps")
+        if s.get("task") != "task_planning" or not steps:
+            out.append(s)
+            continue
+        for v in plan_views:
+            if v == "steps":
+                n_groups = len(subgoal_groups(steps, catalog))
+                out += [{**s, "id": f"{s['id']}:step{k}", "view": f"step{k}"} for k in range(n_groups)]
+            else:
+                out.append({**s, "id": f"{s['id']}:{v}", "view": v})
+    return out
+
+
+def _planning(sample: dict[str, Any], tools: list[Any], catalog: Any) -> list[dict[str, Any]]:
+    from core.llm import prompts
+
+    msgs = sample.get("messages") or []
+    goal = sample.get("instruction") or _first_user(msgs)
+    steps = sample["gold"]["steps"]
+    view = sample.get("view") or "flat"
+    if view == "flat":
+        return [*prompts.plan_prompt(goal, tools), {"role": "assistant", "content": prompts.steps_target(steps)}]
+    groups = subgoal_groups(steps, catalog)
+    if view == "subgoals":
+        target = prompts.answer_json({"subgoals": [g for g, _ in groups]})
+        return [*prompts.subgoal_prompt(goal), {"role": "assistant", "content": target}]
+    if view.startswith("step") and view[4:].isdigit() and int(view[4:]) < len(groups):
+        k = int(view[4:])
+        done = [(s["id"], s["tool_id"]) for _, part in groups[:k] for s in part]
+        text, part = groups[k]
+        return [*prompts.step_prompt(goal, tools, done, text), {"role": "assistant", "content": prompts.steps_target(part)}]
+    raise DataError(f"sample {sample.get('id')!r}: unknown planning view {view!r}", field="view")
+
+
+def _timing(sample: dict[str, Any], tools: list[Any]) -> list[dict[str, Any]]:
+    from core.llm import prompts
+
+    msgs = sample.get("messages") or []
+    gold = sample["gold"]
+    users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
+    last = users[-1] if users else 0
+    message = sample.get("message") or (msgs[last].get("content") if msgs else "") or ""
+    context = [m for m in (sample.get("context") or msgs[:last]) if m["role"] != "system"]
+    should, tool = gold["should_call_tool"], gold.get("tool")
+    reason = ""
+    answer_msg = msgs[last + 1] if last + 1 < len(msgs) and msgs[last + 1]["role"] == "assistant" else None
+    if answer_msg and answer_msg.get("content"):
+        try:
+            reason = str(json.loads(answer_msg["content"]).get("reason") or "")
+        except (json.JSONDecodeError, AttributeError):
+            reason = ""
+    reason = _cut(reason, REASON_CHARS) or timing_reason(should, tool)
+    shown = tools[:TIMING_TOP_K]
+    gold_tool = next((t for t in tools if t.tool_id == tool), None)
+    if gold_tool is not None and gold_tool not in shown:  # the gold tool stays among the shown candidates
+        shown = [*tools[: TIMING_TOP_K - 1], gold_tool]
+    answer = prompts.answer_json({"should_call_tool": should, "tool": tool if should else None, "reason": reason})
+    return [*prompts.timing_prompt(message, context, shown), {"role": "assistant", "content": answer}]
+
+
 def dialog_messages(sample: dict[str, Any], catalog: Any = None) -> list[dict[str, Any]]:
-    """Chat messages (ending with the assistant answer) for one training dialog."""
+    """Chat messages (ending with the assistant answer) for one training sample."""
     msgs = sample.get("messages") or []
     gold = sample.get("gold") or {}
     task = sample.get("task")
     catalog = catalog if catalog is not None else _catalog()
     tools = _tools(sample, catalog)
     if tools:
-        from core.llm import prompts
-
         if task == "task_planning" and gold.get("steps"):
-            goal = sample.get("instruction") or _first_user(msgs)
-            return [*prompts.plan_prompt(goal, tools), {"role": "assistant", "content": prompts.steps_target(gold["steps"])}]
+            return _planning(sample, tools, catalog)
         if task == "timing_judgment" and isinstance(gold.get("should_call_tool"), bool):
-            users = [i for i, m in enumerate(msgs) if m["role"] == "user"]
-            last = users[-1] if users else 0
-            message = sample.get("message") or (msgs[last].get("content") if msgs else "") or ""
-            context = sample.get("context") or msgs[:last]
-            context = [m for m in context if m["role"] != "system"]
-            should, tool = gold["should_call_tool"], gold.get("tool")
-            answer = prompts.answer_json({"should_call_tool": should, "tool": tool if should else None,
-                                          "reason": timing_reason(should, tool)})
-            return [*prompts.timing_prompt(message, context, tools), {"role": "assistant", "content": answer}]
+            return _timing(sample, tools)
         if task in ("tool_selection", "tool_retrieval") and gold.get("tools"):
             request = sample.get("instruction") or _first_user(msgs)
             return [*selection_prompt(request, tools), {"role": "assistant", "content": gold["tools"][0]}]
     if not isinstance(msgs, list) or not msgs:
         raise DataError(f"sample {sample.get('id')!r} has no chat messages", field="messages")
     return msgs
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)

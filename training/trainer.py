@@ -235,12 +235,24 @@ class AgentSFTTrainer:
         return True
 
     # ---- training ------------------------------------------------------------------------------
-    def _order(self, n: int, epoch: int) -> list[int]:
+    def _order(self, data: list[Encoded], epoch: int) -> list[int]:
+        """Seeded shuffle; with `group_by_length`, each batch holds samples of similar length
+        (sorted within windows of 16 batches, then the batches are shuffled)."""
         import random
 
-        idx = list(range(n))
-        random.Random(self.cfg.train.seed * 1_000_003 + epoch).shuffle(idx)
-        return idx
+        rng = random.Random(self.cfg.train.seed * 1_000_003 + epoch)
+        idx = list(range(len(data)))
+        rng.shuffle(idx)
+        if not self.cfg.train.group_by_length:
+            return idx
+        bs = self.cfg.train.batch_size
+        win = 16 * bs
+        batches = []
+        for w in range(0, len(idx), win):
+            part = sorted(idx[w: w + win], key=lambda i: len(data[i].input_ids))
+            batches += [part[i: i + bs] for i in range(0, len(part), bs)]
+        rng.shuffle(batches)
+        return [i for b in batches for i in b]
 
     def train(self, data: list[Encoded], *, max_steps: int | None = None) -> str:
         """Run optimizer steps over `data` until the plan is done (or `max_steps` more steps).
@@ -261,7 +273,7 @@ class AgentSFTTrainer:
         n_batches = math.ceil(len(data) / t.batch_size)
         t_start = time.perf_counter() - st.train_seconds
         while st.step < stop_at:
-            order = self._order(len(data), st.epoch)
+            order = self._order(data, st.epoch)
             batches = [order[i : i + t.batch_size] for i in range(0, len(order), t.batch_size)]
             while st.batch_in_epoch < n_batches and st.step < stop_at:
                 t0 = time.perf_counter()

@@ -159,4 +159,9 @@ def ablation_sections(store: RunStore, runs: list[dict[str, Any]]) -> list[Ablat
         n = max(len(store.done_sample_ids(r["id"])) for r in members)
         sections.append(AblationSection(task, component, label, n, limit, sorted(rows.values(), key=lambda x: x.key)))
     task_order = list(ABLATION_TASKS)
-    return sorted(sections, key=lambda s: (task_order.index(s.task), s.dataset, s.limit))
+    return sorted(sections, key=lambda s: (task_order.index(s.task), s.dataset, _limit_key(s.limit)))
+
+
+def _limit_key(limit: str) -> tuple[int, int, str]:
+    """Sections without a limit (whole dataset) first, then by numeric limit."""
+    return (0, 0, limit) if not limit.isdigit() else (1, int(limit), limit)

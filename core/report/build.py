@@ -92,7 +92,7 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
     if fg["first_chunk"] or fg["mean_seen"]:
         done("forgetting", figures.forgetting(fg, fig_dir), {k: [s.to_json() for s in v] for k, v in fg.items()})
     else:
-        skipped["forgetting"] = "no A/C/D training runs with per-chunk accuracy (chunk_acc/<chunk> metrics)"
+        skipped["forgetting"] = "no A/C/D training runs with per-chunk accuracy (continual chunk events or chunk_acc/<chunk> metrics)"
     sec, pts = figdata.selector_tradeoff(sections)
     if sec is not None and pts:
         data = {"section": sec.key, "points": [p.__dict__ for p in pts]}

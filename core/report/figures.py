@@ -33,6 +33,12 @@ def save(fig: Any, out_dir: Path, stem: str) -> list[str]:
     return [pdf.name, png.name]
 
 
+def _clamp_unit(ax: Any) -> None:
+    """Accuracy axes never show values outside [0, 1] (margins may not push past them)."""
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(max(lo, -0.02), min(hi, 1.02))
+
+
 def sample_efficiency(series: list[Series], out_dir: Path, metric: str = "acc@1") -> list[str]:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
@@ -46,6 +52,7 @@ def sample_efficiency(series: list[Series], out_dir: Path, metric: str = "acc@1"
     ax.set_title("Sample efficiency (mean ± std over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(title="method", frameon=False)
+    _clamp_unit(ax)
     return save(fig, out_dir, "sample_efficiency")
 
 
@@ -70,8 +77,9 @@ def forgetting(data: dict[str, list[Series]], out_dir: Path) -> list[str]:
         if chunks:
             ax.set_xticks(range(len(chunks)), [f"{i}: {c}" for i, c in enumerate(chunks)], rotation=20, ha="right")
     axes[0].set_ylabel("accuracy")
+    _clamp_unit(axes[0])
     axes[1].legend(frameon=False, fontsize=8)
-    fig.suptitle("Forgetting across the task stream (mean ± std over seeds)")
+    fig.suptitle("Forgetting across the task stream (mean ± std over seeds)", y=1.04)
     return save(fig, out_dir, "forgetting")
 
 
@@ -89,6 +97,7 @@ def selector_tradeoff(section: AblationSection, points: list[TradeoffPoint], out
     ax.set_title(f"Selector trade-off ({section.dataset}, {section.n_samples} samples)")
     ax.grid(alpha=0.3)
     ax.margins(x=0.25, y=0.15)
+    _clamp_unit(ax)
     return save(fig, out_dir, "selector_tradeoff")
 
 

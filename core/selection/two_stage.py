@@ -12,14 +12,22 @@ from core.errors import UsageError
 from core.selection.base import Selection, StageScore
 from core.selection.common import candidate_indices, check_catalog, check_query, check_top_k, top_rows
 from core.selection.embedding import EmbeddingSelector
-from core.selection.fusion import FUSIONS, fuse, rank_positions
+from core.selection.fusion import ADAPTIVE, FUSIONS, fuse, rank_positions
 from core.selection.keyword import KeywordSelector
 
 COARSE_MODES = ("keyword", "union")
 
-# Defaults tuned on dev/validation data only (bench/selection.py --tune; see docs/SELECTION.md).
+# Defaults tuned on dev data only (Seal-Tools dev.jsonl, MetaTool rows i % 5 == 1; bench/selection.py
+# --tune; docs/SELECTION.md). R@5, coarse "keyword" N=100, min-max weighted fusion:
+#   weight (on embedding)  0.3    0.5    0.7    | keyword  embedding
+#   Seal-Tools dev         0.871  0.855  0.803  | 0.861    0.617
+#   MetaTool dev (4,123)   0.712  0.756  0.789  | 0.631    0.769
+# No fixed weight helps both (Seal wants ~0.25, MetaTool ~0.7), so the default "adaptive" fusion
+# sets the weight per query from the best BM25 score (0.3 when it is high, 0.8 when low; see
+# fusion.ADAPTIVE): Seal dev 0.8715 (+1.0 pt over BM25), MetaTool dev[:2000] 0.754 (+2.8 pts over
+# embedding). RRF was worse everywhere; N in 50..200 and coarse "union" changed R@5 by < 0.3 pt.
 DEFAULT_COARSE_N = 100
-DEFAULT_FUSION = "weighted"
+DEFAULT_FUSION = "adaptive"
 DEFAULT_WEIGHT = 0.6
 DEFAULT_RRF_K = 60.0
 DEFAULT_COARSE = "keyword"
@@ -33,8 +41,9 @@ class TwoStageSelector:
     embedding, so a query worded unlike any tool still gets candidates (``coarse="union"``
     always adds the embedding top ``coarse_n``).
     Stage 2 (embedding): cosine similarity of the coarse candidates to the query.
-    Fusion: ``weighted`` (min-max normalised scores, ``weight`` on the embedding), ``rrf`` or
-    ``rerank`` (embedding order only).
+    Fusion: ``adaptive`` (default: weighted, weight chosen per query from the BM25 match
+    strength), ``weighted`` (min-max normalised scores, ``weight`` on the embedding), ``rrf``
+    or ``rerank`` (embedding order only).
     """
 
     name = "two_stage"
@@ -133,7 +142,8 @@ class TwoStageSelector:
             "coarse_n": self.coarse_n,
             "coarse": self.coarse,
             "fusion": self.fusion,
-            "weight": self.weight,
+            "weight": self.weight if self.fusion != "adaptive" else None,
+            "adaptive": list(ADAPTIVE) if self.fusion == "adaptive" else None,
             "rrf_k": self.rrf_k,
             "keyword": self.keyword.config(),
             "embedding": self.embedding.config(),

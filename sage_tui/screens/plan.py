@@ -89,7 +89,7 @@ class PlanScreen(Screen[None]):
 
     def on_mount(self) -> None:
         cand = self.query_one("#cand-table", DataTable)
-        for label, width in (("#", 2), ("tool", 22), ("category", 13), ("score", 6), ("stages", 11), ("why", 40)):
+        for label, width in (("#", 2), ("tool", 22), ("category", 13), ("score", 6), ("stages", 14), ("why", 40)):
             cand.add_column(label, width=width)
         timing = self.query_one("#timing-table", DataTable)
         for label, width in (("for", 4), ("decision", 9), ("conf", 4), ("by", 11), ("reason", 40)):

@@ -1,0 +1,97 @@
+"""training/evaluate.py on a tiny random model: the cached constrained-choice scores equal a plain
+full forward pass, the four-task evaluation reports the public metric names from real test rows,
+and a compare run stores the methods' evaluation, efficiency and continual metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.store import RunStore
+from training.tiny import build_tiny_model_dir, tiny_dialogs
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiny_eval")
+    corpus = [m["content"] or "" for x in tiny_dialogs(30) for m in x["messages"]]
+    return build_tiny_model_dir(d / "m", corpus)
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_dir):
+    from training.evaluate import load_scorer
+
+    return load_scorer(str(tiny_dir), threads=1)
+
+
+def test_cached_choice_scores_equal_full_forward(scorer):
+    import torch
+
+    msgs = [{"role": "system", "content": "Pick a tool."}, {"role": "user", "content": "request 3 about weather"}]
+    conts = ["weather_lookup", "send_email", "flight_search", "x"]
+    got = scorer.continuation_logprobs(msgs, conts)
+    prompt = scorer.prompt_ids(msgs)
+    for c, g in zip(conts, got, strict=True):
+        ids = scorer.tok(c + scorer.end, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = scorer.model(input_ids=torch.tensor([prompt + ids])).logits[0].float()
+        lp = torch.log_softmax(logits, -1)
+        ref = sum(float(lp[len(prompt) + j - 1, t]) for j, t in enumerate(ids))
+        assert g == pytest.approx(ref, abs=1e-3)
+    # without the closing marker the score of a prefix is higher (fewer tokens to pay for)
+    open_ = scorer.continuation_logprobs(msgs, conts, close=False)
+    assert all(o > c for o, c in zip(open_, got, strict=True))
+
+
+def test_evaluate_model_reports_public_metrics_per_task(scorer):
+    from training.evaluate import EvalSizes, evaluate_model
+
+    summary, rows = evaluate_model(scorer, split="test", sizes=EvalSizes(3, -1, 4, 1, max_new_tokens=24))
+    for k in ("acc@1", "acc@5", "mrr", "accuracy", "fpr", "precision", "recall", "step_validity",
+              "dependency_correctness", "executability", "node_f1", "edge_f1", "exact_match"):
+        assert k in summary and 0.0 <= summary[k] <= 1.0, k
+    assert summary["eval_n/tool_selection"] == 3 and summary["eval_n/timing_judgment"] == 4
+    assert "eval_n/tool_retrieval" not in summary  # skipped (-1), and the test split has no retrieval file
+    by_task = {}
+    for r in rows:
+        by_task.setdefault(r["task"], []).append(r)
+    assert [r["sample_id"] for r in by_task["tool_selection"]] == ["ts-test-0001", "ts-test-0002", "ts-test-0003"]
+    sel = by_task["tool_selection"][0]
+    assert sel["gold"] and len(sel["pred"]) == 5 and sel["ok"] == (sel["pred"][0] in sel["gold"])
+    acc = sum(r["ok"] for r in by_task["timing_judgment"]) / 4
+    assert summary["accuracy"] == pytest.approx(acc)
+    assert isinstance(by_task["task_planning"][0]["raw"], str)
+
+
+def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tmp_path, monkeypatch):
+    from training.compare import run_compare
+
+    monkeypatch.setenv("SAGE_TUI_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(x) + "\n" for x in tiny_dialogs(16)))
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(f'name = "tiny"\n[model]\nbase = "{tiny_dir}"\nmax_seq_len = 128\n'
+                   f'[data]\ntrain = "{data}"\n[train]\nbatch_size = 4\nlr = 0.01\n'
+                   '[coreset]\nbudget = 0.5\nembed_model = "tfidf"\n[continual]\nbuffer_size = 8\n'
+                   '[eval]\ntool_selection = 2\ntool_retrieval = -1\ntiming_judgment = 2\ntask_planning = 1\n'
+                   'max_new_tokens = 8\n')
+    store = RunStore(tmp_path / "runs.db")
+    runs = run_compare(str(cfg), store, methods=["A", "C", "R"], log=lambda s: None)
+    assert [r["config"]["method"] for r in runs] == ["A", "C", "R"]
+    for r in runs:
+        run = store.get_run(r["run_id"])
+        assert run["method"] == r["config"]["method"] and run["status"] == "completed"
+        final = store.final_metrics(r["run_id"])
+        for k in ("acc@1", "mrr", "accuracy", "fpr", "executability", "samples_used", "train_seconds",
+                  "tokens_per_second", "peak_memory_mb"):
+            assert k in final and k in r["metrics"], (r["config"]["method"], k)
+        assert len(store.sample_results(r["run_id"])) == 5
+    by = {r["config"]["method"]: r for r in runs}
+    assert by["A"]["metrics"]["samples_used"] == 16 and by["R"]["metrics"]["samples_used"] == 8
+    c = by["C"]["run_id"]
+    assert {"forgetting", "backward_transfer"} <= set(store.final_metrics(c))
+    chunk = [m for m in store.metrics(c) if m["name"].startswith("chunk_acc/")]
+    assert sorted({(m["name"], m["step"]) for m in chunk}) == [
+        ("chunk_acc/timing_judgment", 1), ("chunk_acc/tool_selection", 0), ("chunk_acc/tool_selection", 1)]

@@ -1,0 +1,307 @@
+"""Evaluate a trained model (HF base + optional peft adapter) on the agent task types.
+
+* tool selection: constrained choice = log-likelihood of each candidate tool id (+ end of turn)
+  after `selection_prompt`; the prompt is run once and its KV cache shared by all candidates, and
+  logits are computed only at the answer positions. Metrics `acc@1`, `acc@5`, `mrr`, ... (ranked
+  by likelihood, ties ordered pessimistically).
+* tool retrieval (only where the split has it, e.g. test_extended): the same choice among the
+  BM25 top-`RETRIEVAL_POOL` tools of the catalog; metrics are stored as `retrieval/<name>`.
+* timing: likelihood of `{"should_call_tool": true` vs `... false` after `timing_prompt` (tools =
+  the BM25 top-5 for the message, as the timing decider shows them); `accuracy`, `fpr`, ...
+  from the pooled confusion matrix.
+* planning: greedy generation after `plan_prompt` (the flat planner's single call), then
+  `core.planning` repair (lenient JSON, alias keys, non-candidate tools dropped, dependencies
+  repaired; no greedy fallback, so an unusable answer scores 0) and `core.metrics.planning`.
+
+Subset sizes (`EvalSizes`): the CPU default takes the first 40 selection, 30 timing (the whole
+test file) and 12 planning samples of the `test` split; `EvalSizes.full()` takes everything.
+Per-sample results go to the run (`RunStore.add_sample_results`), the metrics with their public
+names as summary metrics (step NULL).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.errors import NotFoundError
+
+RETRIEVAL_POOL = 10
+TIMING_TOOLS = 5
+TRUE_PREFIX = '{"should_call_tool": true'
+FALSE_PREFIX = '{"should_call_tool": false'
+PLAN_METRICS = ("step_validity", "dependency_correctness", "executability", "node_f1", "edge_f1", "exact_match")
+
+
+@dataclass
+class EvalSizes:
+    """Samples per task (0 = the whole file; a negative number skips the task)."""
+
+    tool_selection: int = 40
+    tool_retrieval: int = 20
+    timing_judgment: int = 30
+    task_planning: int = 12
+    max_new_tokens: int = 200
+
+    @classmethod
+    def full(cls) -> EvalSizes:
+        return cls(0, 0, 0, 0, 256)
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class ModelScorer:
+    """Prompt rendering, continuation log-likelihoods and greedy generation for one HF model."""
+
+    def __init__(self, model: Any, tokenizer: Any, device: str = "cpu", chat_format: str = "auto") -> None:
+        from training.formatting import pick_format
+
+        self.model = model
+        self.tok = tokenizer
+        self.device = device
+        self.fmt = pick_format(tokenizer, chat_format)
+        self.end = "<end_of_turn>" if self.fmt == "gemma" else (tokenizer.eos_token or "")
+        self.model.eval()
+
+    def prompt_ids(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+        """Token ids the model sees before its answer (what training supervises after)."""
+        if self.fmt == "gemma":
+            from core.llm.chat_format import render_gemma
+
+            ids = self.tok(render_gemma(messages), add_special_tokens=False)["input_ids"]
+            bos = self.tok.bos_token_id
+            return [bos, *ids] if bos is not None else list(ids)
+        from training.formatting import _turns
+
+        msgs = [{"role": "assistant" if r == "model" else "user", "content": t} for r, t in _turns(list(messages))]
+        text = self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        return list(self.tok(text, add_special_tokens=False)["input_ids"])
+
+    def continuation_logprobs(self, messages: Sequence[dict[str, Any]], continuations: Sequence[str],
+                              *, close: bool = True) -> list[float]:
+        """Sum of token log-probabilities of each continuation (followed by the end-of-turn marker
+        when `close`) after the prompt. The prompt is encoded once; its cache is shared."""
+        import torch
+
+        from training.loss import causal_lm
+
+        lm = causal_lm(self.model)
+        backbone = lm.get_decoder() if hasattr(lm, "get_decoder") else lm.model
+        head = lm.get_output_embeddings()
+        cap = getattr(lm.config, "final_logit_softcapping", None)
+        prompt = self.prompt_ids(messages)
+        suffix = self.end if close else ""
+        cands = [list(self.tok(c + suffix, add_special_tokens=False)["input_ids"]) for c in continuations]
+        n, width = len(cands), max(len(c) for c in cands)
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+        with torch.no_grad():
+            out = backbone(input_ids=torch.tensor([prompt], device=self.device), use_cache=True)
+            cache = getattr(out, "cache", None) or out.past_key_values
+            cache.batch_repeat_interleave(n)
+            ids = torch.full((n, width), pad, dtype=torch.long, device=self.device)
+            mask = torch.zeros((n, len(prompt) + width), dtype=torch.long, device=self.device)
+            mask[:, : len(prompt)] = 1
+            for i, c in enumerate(cands):
+                ids[i, : len(c)] = torch.tensor(c)
+                mask[i, len(prompt): len(prompt) + len(c)] = 1
+            h = backbone(input_ids=ids, attention_mask=mask, **{_cache_kw(backbone): cache}).last_hidden_state
+            last = out.last_hidden_state[:, -1:].expand(n, 1, -1)
+            pred = torch.cat([last, h[:, :-1]], dim=1)  # position j is predicted from j-1 (or the prompt)
+            sel = mask[:, len(prompt):].bool()
+            logits = head(pred[sel]).float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            lp = torch.log_softmax(logits, -1).gather(1, ids[sel].unsqueeze(1)).squeeze(1)
+            rows = torch.arange(n, device=self.device).unsqueeze(1).expand(n, width)[sel]
+            sums = torch.zeros(n, device=self.device).index_add_(0, rows, lp)
+        return sums.tolist()
+
+    def generate(self, messages: Sequence[dict[str, Any]], max_new_tokens: int = 200) -> str:
+        """Greedy decoding until the end-of-turn marker."""
+        import torch
+
+        prompt = self.prompt_ids(messages)
+        stop = [t for t in {self.tok.convert_tokens_to_ids(self.end) if self.end else None, self.tok.eos_token_id}
+                if t is not None]
+        with torch.no_grad():
+            out = self.model.generate(input_ids=torch.tensor([prompt], device=self.device),
+                                      attention_mask=torch.ones((1, len(prompt)), dtype=torch.long, device=self.device),
+                                      max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=stop, use_cache=True,
+                                      pad_token_id=self.tok.pad_token_id)
+        return self.tok.decode(out[0, len(prompt):], skip_special_tokens=True)
+
+
+def _cache_kw(module: Any) -> str:
+    """`cache` (transformers >= 5.2x) or `past_key_values` (older releases)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
+# ---- per-task evaluation ------------------------------------------------------------------------
+def _ranked(scores: dict[str, float]) -> tuple[list[str], list[float]]:
+    order = sorted(scores, key=lambda t: -scores[t])
+    return order, [scores[t] for t in order]
+
+
+def eval_selection(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, candidates: Sequence[str]) -> dict[str, Any]:
+    from core.metrics.selection import selection_metrics
+    from training.prompts_bridge import selection_prompt
+
+    tools = [catalog.get(t) for t in candidates if t in catalog]
+    ids = [t.tool_id for t in tools]
+    lp = scorer.continuation_logprobs(selection_prompt(sample["instruction"], tools), ids)
+    ranked, scores = _ranked(dict(zip(ids, lp, strict=True)))
+    gold = list(sample["gold"]["tools"])
+    m = selection_metrics(ranked, gold, scores)
+    return {"ok": m["acc@1"] == 1.0, "metrics": m, "pred": ranked[:5], "gold": gold}
+
+
+def eval_timing(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, selector: Any) -> dict[str, Any]:
+    from core.llm.prompts import timing_prompt
+
+    tools = [catalog.get(s.tool_id) for s in selector.select(sample["message"], top_k=TIMING_TOOLS)]
+    context = [m for m in sample.get("context") or [] if m.get("role") != "system"]
+    lp_true, lp_false = scorer.continuation_logprobs(timing_prompt(sample["message"], context, tools),
+                                                     [TRUE_PREFIX, FALSE_PREFIX], close=False)
+    pred, gold = lp_true > lp_false, bool(sample["gold"]["should_call_tool"])
+    return {"ok": pred == gold, "metrics": {"correct": float(pred == gold)}, "pred": pred, "gold": gold,
+            "margin": lp_true - lp_false}
+
+
+def eval_planning(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, max_new_tokens: int) -> dict[str, Any]:
+    from core.errors import PlanError
+    from core.llm.prompts import plan_prompt
+    from core.metrics.planning import gold_steps, plan_metrics
+    from core.planning.dag import repair_dependencies
+    from core.planning.repair import normalize_steps, repair_json
+
+    cands = [t for t in sample.get("candidate_tools") or [] if t in catalog]
+    text = scorer.generate(plan_prompt(sample["instruction"], [catalog.get(t) for t in cands]), max_new_tokens)
+    repairs: list[str] = []
+    try:
+        obj, rep = repair_json(text)
+        steps, rep2 = normalize_steps(obj)
+        repairs += [r.kind for r in rep + rep2]
+    except PlanError as exc:
+        steps, repairs = [], [f"json: {exc.message}"]
+    kept = [s for s in steps if s.tool_id in cands]
+    if len(kept) < len(steps):
+        repairs.append("tool")
+    kept, rep = repair_dependencies(kept)
+    repairs += [r.kind for r in rep]
+    gold = gold_steps(sample)
+    m = plan_metrics(kept, gold, catalog, cands)
+    return {"ok": m["exact_match"] == 1.0, "metrics": m, "pred": [s.__dict__ for s in kept], "raw": text[:600],
+            "repairs": repairs}
+
+
+# ---- driver -----------------------------------------------------------------------------------
+def _load(task: str, split: str, n: int) -> list[dict[str, Any]]:
+    from core.datasets import default_dataset_path, load_dataset
+
+    if n < 0:
+        return []
+    try:
+        path = default_dataset_path(task, split)
+    except NotFoundError:
+        return []
+    samples = load_dataset(path).samples
+    return samples[:n] if n else samples
+
+
+def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes | None = None,
+                   progress: Callable[[str, int, int], None] | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """(summary metrics with public names, per-sample rows for `RunStore.add_sample_results`)."""
+    from core.catalog import load_catalog_cached
+    from core.metrics.timing import confusion, timing_metrics
+    from core.planning.registry import make_selector
+
+    sizes = sizes or EvalSizes()
+    catalog = load_catalog_cached()
+    selector = make_selector(catalog, "keyword")
+    rows: list[dict[str, Any]] = []
+    summary: dict[str, float] = {}
+
+    def run(task: str, samples: list[dict[str, Any]], fn: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        t0 = time.perf_counter()
+        for i, s in enumerate(samples):
+            t1 = time.perf_counter()
+            r = fn(s)
+            r.update(sample_id=s["id"], task=task, latency_ms=(time.perf_counter() - t1) * 1000)
+            out.append(r)
+            if progress:
+                progress(task, i + 1, len(samples))
+        if samples:
+            summary[f"eval_seconds/{task}"] = time.perf_counter() - t0
+        rows.extend(out)
+        return out
+
+    def mean(rs: list[dict[str, Any]], names: Sequence[str], prefix: str = "") -> None:
+        for k in names:
+            vals = [r["metrics"][k] for r in rs if k in r["metrics"]]
+            if vals:
+                summary[prefix + k] = sum(vals) / len(vals)
+
+    from core.metrics.selection import METRIC_NAMES
+
+    sel = run("tool_selection", _load("tool_selection", split, sizes.tool_selection),
+              lambda s: eval_selection(scorer, s, catalog, s.get("candidate_tools") or []))
+    mean(sel, METRIC_NAMES)
+    ret = run("tool_retrieval", _load("tool_retrieval", split, sizes.tool_retrieval),
+              lambda s: eval_selection(scorer, s, catalog,
+                                       [x.tool_id for x in selector.select(s["instruction"], top_k=RETRIEVAL_POOL)]))
+    mean(ret, METRIC_NAMES, "retrieval/")
+    tim = run("timing_judgment", _load("timing_judgment", split, sizes.timing_judgment),
+              lambda s: eval_timing(scorer, s, catalog, selector))
+    if tim:
+        c = confusion((r["pred"], r["gold"]) for r in tim)
+        summary.update(timing_metrics(c))
+    pla = run("task_planning", _load("task_planning", split, sizes.task_planning),
+              lambda s: eval_planning(scorer, s, catalog, sizes.max_new_tokens))
+    mean(pla, PLAN_METRICS)
+    for task, rs in (("tool_selection", sel), ("tool_retrieval", ret), ("timing_judgment", tim), ("task_planning", pla)):
+        if rs:
+            summary[f"eval_n/{task}"] = float(len(rs))
+    return summary, rows
+
+
+def load_scorer(base: str, adapter: str | None = None, *, chat_format: str = "auto", device: str = "auto",
+                threads: int = 0) -> ModelScorer:
+    """An HF base model (directory or `bundled-gemma3-270m`) with an optional peft adapter."""
+    import os
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from core.errors import ModelError
+    from training.base_models import resolve_base_model
+    from training.trainer import pick_device_dtype
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if threads:
+        torch.set_num_threads(threads)
+    model_dir = resolve_base_model(base)
+    dev, dtype = pick_device_dtype(device)
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+    if adapter:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise ModelError(f"{adapter}: cannot load the adapter onto {base}: {exc}") from None
+    return ModelScorer(model.to(dev), tok, dev, chat_format)
+
+
+def store_evaluation(store: Any, run_id: str, summary: dict[str, float], rows: list[dict[str, Any]]) -> None:
+    """Per-sample rows on the run and the metrics as summary metrics (step NULL)."""
+    store.add_sample_results(run_id, rows)
+    store.log_metrics(run_id, summary)
