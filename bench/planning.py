@@ -37,6 +37,8 @@ def bench_plans(catalog, samples, backend, planners) -> dict:
     for name in planners:
         p = make_planner(name, catalog, selector=sel, backend=backend)
         lat, metrics, calls, toks = [], [], [], []
+        parts: dict[str, list[float]] = {k: [] for k in ("prompt_tokens", "reused_prompt_tokens", "sampled_tokens",
+                                                         "forced_tokens", "prompt_s", "forward_s", "regex_s")}
         for s in samples:
             t0 = time.perf_counter()
             plan = p.plan(s["instruction"], candidates=s.get("candidate_tools"))
@@ -44,9 +46,12 @@ def bench_plans(catalog, samples, backend, planners) -> dict:
             metrics.append(plan_metrics(plan.steps, gold_steps(s), catalog, plan.candidates))
             calls.append(plan.meta.get("llm_calls", 0))
             toks.append(plan.meta.get("completion_tokens", 0))
+            for k, v in parts.items():
+                v.append(float(plan.meta.get(k, 0.0)))
         mean = {k: statistics.fmean(m[k] for m in metrics) for k in metrics[0]}
         out[name] = {"n": len(samples), "p50_s": pct(lat, 0.5), "p95_s": pct(lat, 0.95), "mean_llm_calls":
-                     statistics.fmean(calls), "mean_completion_tokens": statistics.fmean(toks), "metrics": mean}
+                     statistics.fmean(calls), "mean_completion_tokens": statistics.fmean(toks), "metrics": mean,
+                     "mean_breakdown": {k: statistics.fmean(v) for k, v in parts.items()}}
         print(f"plan {name:12s} p50 {out[name]['p50_s']:.2f}s  p95 {out[name]['p95_s']:.2f}s  "
               f"struct-exec {mean['structural_executability']:.2f}  node_f1 {mean['node_f1']:.3f}  "
               f"exact {mean['exact_match']:.3f}", flush=True)
@@ -111,6 +116,7 @@ def main() -> None:
     ap.add_argument("--model", default="gemma3-270m")
     ap.add_argument("--lora", default=None)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--decoding", default="guided", choices=["guided", "gbnf"])
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--timing-limit", type=int, default=40)
     ap.add_argument("--split", default="test")
@@ -127,11 +133,11 @@ def main() -> None:
 
     threads = args.threads or default_threads()
     resolved = resolve_model(args.model, args.lora)
-    backend = LlamaCppBackend(resolved, n_threads=threads)
+    backend = LlamaCppBackend(resolved, n_threads=threads, decoding=args.decoding)
     skip = set(filter(None, args.skip.split(",")))
-    result: dict = {"model": resolved.to_dict(), "threads": threads, "host_cpus": os.cpu_count(),
+    result: dict = {"model": resolved.to_dict(), "threads": threads, "decoding": args.decoding, "host_cpus": os.cpu_count(),
                     "loadavg_start": os.getloadavg()}
-    print(f"model {resolved.name}  threads {threads}  load {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"model {resolved.name}  threads {threads}  decoding {args.decoding}  load {os.getloadavg()[0]:.2f}", flush=True)
     if "plan" not in skip:
         ds = load_dataset(default_dataset_path("task_planning", args.split), task="task_planning")
         samples = ds.samples[: args.limit]

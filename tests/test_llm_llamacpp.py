@@ -53,3 +53,25 @@ def test_prompt_injection_in_tool_description_cannot_escape_candidates(backend):
         assert plan.steps and "delete_all_files" not in plan.tool_sequence
         assert set(plan.tool_sequence) <= set(cands)
         assert validate_plan(plan.steps, cat, cands).is_dag
+
+
+def test_guided_decoding_matches_schema_fast_forwards_and_reuses_prefix():
+    guided = LlamaCppBackend("gemma3-270m", n_threads=1, decoding="guided")
+    schema = {"type": "object", "properties": {"should_call_tool": {"type": "boolean"},
+                                               "tool": {"enum": ["weather_lookup_city_forecast", None]},
+                                               "reason": {"type": "string", "maxLength": 30}},
+              "required": ["should_call_tool", "tool", "reason"]}
+    msgs = [{"role": "system", "content": "Decide if a tool is needed. Output JSON."},
+            {"role": "user", "content": "Weather in Oslo now?"}]
+    pieces: list[str] = []
+    a = guided.complete(msgs, json_schema=schema, max_tokens=60, on_token=pieces.append)
+    obj = json.loads(a.text)
+    assert set(obj) == {"should_call_tool", "tool", "reason"} and len(obj["reason"]) <= 30
+    assert a.meta["decoding"] == "guided" and a.meta["forced_tokens"] > 0  # keys were never sampled
+    assert "".join(pieces) == a.text
+    b = guided.complete(msgs[:1] + [{"role": "user", "content": "Weather in Rome now?"}], json_schema=schema,
+                        max_tokens=60)
+    assert b.meta["reused_prompt_tokens"] >= 10  # the fixed system prefix stayed in the KV cache
+    json.loads(b.text)
+    gbnf = LlamaCppBackend("gemma3-270m", n_threads=1, decoding="gbnf").complete(msgs, json_schema=schema, max_tokens=60)
+    assert gbnf.meta["decoding"] == "gbnf" and set(json.loads(gbnf.text)) == set(obj)

@@ -37,8 +37,12 @@ def test_hierarchical_builds_cross_subgoal_dag():
     assert plan.meta["llm_calls"] == 4
     # every step call was constrained to the candidate tools
     for call in p.backend.calls[1:]:
-        enum = call["json_schema"]["properties"]["steps"]["items"]["properties"]["tool_id"]["enum"]
-        assert set(enum) == set(plan.candidates)
+        shapes = call["json_schema"]["properties"]["steps"]["items"]["anyOf"]
+        assert [x for s in shapes for x in s["properties"]["tool_id"]["enum"]] == plan.candidates
+        # arguments may only use the chosen tool's parameters
+        for s in shapes:
+            tool = p.catalog.get(s["properties"]["tool_id"]["enum"][0])
+            assert set(s["properties"]["arguments"]["properties"]) == set(tool.param_names)
     # the fixed system prompt is shared by every step call (prefix caching)
     assert len({c["messages"][0]["content"] for c in p.backend.calls[1:]}) == 1
 

@@ -18,7 +18,11 @@ from core.llm.models import ResolvedModel, resolve_model
 THREADS_ENV = "SAGE_TUI_THREADS"
 DEFAULT_N_CTX = 2048
 
-_MODELS: dict[tuple[str, str | None, int, int], Any] = {}
+DECODING_ENV = "SAGE_TUI_DECODING"
+DECODINGS = ("guided", "gbnf")
+MAX_SLOTS = 4  # contexts per model: one per fixed system prompt, so each keeps its prefix in the KV cache
+
+_MODELS: dict[tuple[str, str | None, int, int, int], Any] = {}
 _LOAD_LOCK = threading.Lock()
 
 
@@ -46,9 +50,12 @@ def default_threads() -> int:
         return max(1, (os.cpu_count() or 2) // 2)
 
 
-def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: int = 0) -> Any:
-    """Return the process-wide `llama_cpp.Llama` for this (model, LoRA, n_ctx, threads)."""
-    key = (path, lora, n_ctx, n_threads)
+def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: int = 0, slot: int = 0) -> Any:
+    """Return the process-wide `llama_cpp.Llama` for this (model, LoRA, n_ctx, threads, context slot).
+
+    Slots are separate contexts on the same mmap-ed weights (the file's pages are shared).
+    """
+    key = (path, lora, n_ctx, n_threads, slot)
     with _LOAD_LOCK:
         if key in _MODELS:
             return _MODELS[key]
@@ -70,10 +77,17 @@ class LlamaCppBackend:
     """Chat completion on a local GGUF with JSON-schema/GBNF constrained decoding and streaming."""
 
     def __init__(self, model: ResolvedModel | str | None = None, *, lora: str | None = None,
-                 n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> None:
+                 n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None, decoding: str | None = None,
+                 slots: int = MAX_SLOTS) -> None:
         self.model = model if isinstance(model, ResolvedModel) else resolve_model(model, lora)
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
+        self.decoding = decoding or os.environ.get(DECODING_ENV) or "guided"
+        if self.decoding not in DECODINGS:
+            raise ModelError(f"unknown decoding {self.decoding!r}; expected one of {DECODINGS}")
+        self.slots = max(1, slots)
+        self._slot_of: dict[str, int] = {}
+        self._patterns: dict[str, Any] = {}
         self.name = f"llama.cpp:{self.model.name}"
         self._render, self._stop = get_format(self.model.chat_format)
         self._lock = threading.Lock()
@@ -81,11 +95,40 @@ class LlamaCppBackend:
 
     @property
     def llama(self) -> Any:
+        return self._llama(0)
+
+    def _llama(self, slot: int) -> Any:
         lora = str(self.model.lora) if self.model.lora else None
-        return load_llama(str(self.model.path), lora, self.n_ctx, self.n_threads)
+        return load_llama(str(self.model.path), lora, self.n_ctx, self.n_threads, slot=slot)
+
+    def slot_for(self, messages: Sequence[Message]) -> int:
+        """Context slot for a prompt family: keyed by its first message (the fixed system prompt)."""
+        head = (messages[0].get("content") or "") if messages else ""
+        if head not in self._slot_of:
+            self._slot_of[head] = len(self._slot_of) % self.slots
+        return self._slot_of[head]
 
     def info(self) -> dict[str, Any]:
-        return {"backend": "llama.cpp", **self.model.to_dict(), "n_ctx": self.n_ctx, "n_threads": self.n_threads}
+        return {"backend": "llama.cpp", **self.model.to_dict(), "n_ctx": self.n_ctx, "n_threads": self.n_threads,
+                "decoding": self.decoding}
+
+    def _pattern(self, json_schema: dict[str, Any]) -> Any:
+        """Compiled output regex for a schema, or None when the converter does not support it."""
+        import json
+
+        import regex
+
+        from core.llm.json_regex import UnsupportedSchema, schema_to_regex
+
+        key = json.dumps(json_schema, sort_keys=True)
+        if key not in self._patterns:
+            try:
+                self._patterns[key] = regex.compile(schema_to_regex(json_schema))
+            except (UnsupportedSchema, regex.error):
+                self._patterns[key] = None
+            if len(self._patterns) > 256:
+                self._patterns.pop(next(iter(self._patterns)))
+        return self._patterns[key]
 
     def render(self, messages: Sequence[Message]) -> str:
         return self._render(messages, add_generation_prompt=True)
@@ -121,12 +164,18 @@ class LlamaCppBackend:
         on_token: TokenCallback | None = None,
     ) -> Completion:
         prompt = self.render(messages)
-        llm = self.llama
-        gram = self._grammar(json_schema, grammar)
+        llm = self._llama(self.slot_for(messages))
+        pattern = None
+        if json_schema is not None and grammar is None and self.decoding == "guided":
+            pattern = self._pattern(json_schema)
+        gram = None if pattern is not None else self._grammar(json_schema, grammar)
         with self._lock:
-            n_prompt = len(llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            n_prompt = len(tokens)
             if n_prompt + max_tokens > self.n_ctx:
                 raise ModelError(f"prompt of {n_prompt} tokens + {max_tokens} new tokens exceeds n_ctx={self.n_ctx}")
+            if pattern is not None:
+                return self._guided(llm, tokens, pattern, max_tokens, temperature, seed, on_token)
             t0 = time.perf_counter()
             pieces: list[str] = []
             finish = "stop"
@@ -149,4 +198,21 @@ class LlamaCppBackend:
             except (RuntimeError, ValueError) as exc:
                 raise ModelError(f"generation failed: {exc}") from None
             secs = time.perf_counter() - t0
-        return Completion("".join(pieces), finish, n_prompt, n_out, secs, meta={"backend": self.name})
+        return Completion("".join(pieces), finish, n_prompt, n_out, secs,
+                          meta={"backend": self.name, "decoding": "gbnf" if gram is not None else "free"})
+
+    def _guided(self, llm: Any, tokens: list[int], pattern: Any, max_tokens: int, temperature: float, seed: int,
+                on_token: TokenCallback | None) -> Completion:
+        from core.llm.guided import guided_generate
+
+        t0 = time.perf_counter()
+        try:
+            r = guided_generate(llm, tokens, pattern, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                on_token=on_token)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f"generation failed: {exc}") from None
+        secs = time.perf_counter() - t0
+        finish = "length" if r.finish_reason == "length" else "stop"
+        return Completion(r.text, finish, r.prompt_tokens, r.sampled_tokens + r.forced_tokens, secs,
+                          meta={"backend": self.name, "decoding": "guided", "sampled_tokens": r.sampled_tokens,
+                                "forced_tokens": r.forced_tokens, **r.stats})

@@ -81,6 +81,44 @@ def steps_schema(tool_ids: Sequence[str], max_steps: int) -> dict[str, Any]:
                                                        "maxItems": max_steps}}, "required": ["steps"]}
 
 
+MAX_ARG_CHARS = 80
+STEP_ID_LIMIT = 16
+
+
+def _param_schema(node: dict[str, Any]) -> dict[str, Any]:
+    """A catalog parameter -> the value schema used for decoding (strings bounded, arrays of scalars)."""
+    if "enum" in node:
+        return {"enum": list(node["enum"])}
+    t = node.get("type")
+    if t == "array":
+        items = node.get("items") if isinstance(node.get("items"), dict) else {"type": "string"}
+        return {"type": "array", "items": _param_schema(items), "maxItems": 6}
+    if t in ("integer", "number", "boolean"):
+        return {"type": t}
+    return {"type": "string", "maxLength": MAX_ARG_CHARS}
+
+
+def tool_steps_schema(tools: Sequence[Tool], max_steps: int) -> dict[str, Any]:
+    """Like `steps_schema`, but each step's `arguments` may only use the chosen tool's parameters.
+
+    Decoding-only (the prompts are unchanged): `anyOf` one step shape per candidate tool; argument keys
+    are optional and in any order. Ids are 1..STEP_ID_LIMIT. This keeps a small model from inventing
+    keys and running to max_tokens; the required keys are still checked by the validators.
+    """
+    ids = {"enum": list(range(1, STEP_ID_LIMIT + 1))}
+    shapes = []
+    for t in tools:
+        props = (t.parameters or {}).get("properties") or {}
+        args = {"type": "object", "properties": {k: _param_schema(v) for k, v in props.items()},
+                "additionalProperties": False}
+        shapes.append({"type": "object", "properties": {
+            "id": ids, "tool_id": {"enum": [t.tool_id]}, "arguments": args,
+            "depends_on": {"type": "array", "items": ids, "maxItems": 4}},
+            "required": ["id", "tool_id", "arguments", "depends_on"]})
+    return {"type": "object", "properties": {"steps": {"type": "array", "items": {"anyOf": shapes}, "minItems": 1,
+                                                       "maxItems": max_steps}}, "required": ["steps"]}
+
+
 def subgoals_schema(max_subgoals: int) -> dict[str, Any]:
     item = {"type": "string", "minLength": 3, "maxLength": 80}
     return {"type": "object", "properties": {"subgoals": {"type": "array", "items": item, "minItems": 1,

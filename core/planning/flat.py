@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.catalog import Tool
 from core.errors import PlanError
 from core.llm.base import TokenCallback
-from core.llm.prompts import plan_prompt, steps_schema
+from core.llm.prompts import plan_prompt, tool_steps_schema
 from core.planning.base import BasePlanner
 from core.planning.constraints import PlanConstraints
 from core.planning.llm_call import call_json
@@ -20,7 +20,7 @@ class FlatPlanner(BasePlanner):
     def _draft(self, goal: str, tools: list[Tool], c: PlanConstraints, plan: Plan,
                on_token: TokenCallback | None) -> list[PlanStep]:
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
-        schema = steps_schema([t.tool_id for t in tools], limit)
+        schema = tool_steps_schema(tools, limit)
         obj, rep, _ = call_json(self.backend, plan_prompt(goal, tools), schema, max_tokens=self.config.max_tokens,
                                 seed=self.config.seed, on_token=on_token, stats=plan.meta)
         plan.repairs += rep

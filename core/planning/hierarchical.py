@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.catalog import Tool
 from core.errors import PlanError
 from core.llm.base import TokenCallback
-from core.llm.prompts import step_prompt, steps_schema, subgoal_prompt, subgoals_schema
+from core.llm.prompts import step_prompt, subgoal_prompt, subgoals_schema, tool_steps_schema
 from core.planning.base import BasePlanner, split_clauses
 from core.planning.constraints import PlanConstraints
 from core.planning.llm_call import call_json
@@ -34,7 +34,6 @@ class HierarchicalPlanner(BasePlanner):
                on_token: TokenCallback | None) -> list[PlanStep]:
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
         plan.subgoals = [SubGoal(i, t) for i, t in enumerate(self._subgoals(goal, plan, on_token), start=1)]
-        ids = [t.tool_id for t in tools]
         steps: list[PlanStep] = []
         for sg in plan.subgoals:
             room = limit - len(steps)
@@ -43,7 +42,7 @@ class HierarchicalPlanner(BasePlanner):
                 continue
             done = [(s.id, s.tool_id) for s in steps]
             obj, rep, _ = call_json(self.backend, step_prompt(goal, tools, done, sg.description),
-                                    steps_schema(ids, min(room, 3)), max_tokens=self.config.max_tokens // 2,
+                                    tool_steps_schema(tools, min(room, 3)), max_tokens=self.config.max_tokens // 2,
                                     seed=self.config.seed, on_token=on_token, stats=plan.meta)
             plan.repairs += rep
             new: list[PlanStep] = []

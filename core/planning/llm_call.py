@@ -19,6 +19,9 @@ def call_json(backend: LLMBackend, messages: list[Message], schema: dict[str, An
     stats["prompt_tokens"] = stats.get("prompt_tokens", 0) + comp.prompt_tokens
     stats["completion_tokens"] = stats.get("completion_tokens", 0) + comp.completion_tokens
     stats["llm_s"] = round(stats.get("llm_s", 0.0) + comp.seconds, 4)
+    for k in ("sampled_tokens", "forced_tokens", "reused_prompt_tokens", "prompt_s", "forward_s", "regex_s"):
+        if isinstance(comp.meta.get(k), int | float):  # guided decoding's breakdown (core/llm/guided.py)
+            stats[k] = round(stats.get(k, 0) + comp.meta[k], 4)
     repairs: list[Repair] = []
     if comp.truncated:
         repairs.append(Repair("truncate", f"model output hit max_tokens={max_tokens}; parsed what was there"))

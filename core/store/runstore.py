@@ -81,7 +81,7 @@ class RunStore:
     # ---- schema -------------------------------------------------------------------------
     def _migrate(self) -> None:
         try:
-            applied = [m.name for m in migrations.applied(self.db)]
+            applied = self._retry(lambda: [m.name for m in migrations.applied(self.db)])
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: not a sage-tui run store ({exc})") from None
         unknown = [a for a in applied if a not in KNOWN]
@@ -99,6 +99,7 @@ class RunStore:
                 # IMMEDIATE lock so two processes never migrate at once
                 self.db.conn.execute("BEGIN IMMEDIATE")
                 try:
+                    migrations.ensure_migrations_table(self.db)
                     pending = migrations.pending(self.db)
                     for m in pending:
                         m.fn(self.db)
@@ -109,7 +110,6 @@ class RunStore:
                     self.db.conn.execute("ROLLBACK")
                     raise
 
-            migrations.ensure_migrations_table(self.db)
             self._retry(run)
 
     @property

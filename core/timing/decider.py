@@ -20,8 +20,8 @@ MAX_MESSAGE_CHARS = 2000
 
 @dataclass
 class TimingConfig:
-    threshold: float = 0.5  # rule: call a tool when P(tool) >= threshold (see bench/tune_timing.py)
-    band: float = 0.35  # hybrid: consult the LLM when rule confidence < band
+    threshold: float = 0.6  # rule: call a tool when P(tool) >= threshold (tuned: bench/tune_timing.py)
+    band: float = 0.05  # hybrid: consult the LLM when rule confidence < band (tuned: bench/tune_timing.py)
     score_scale: float = 8.0  # selector score s -> s / (s + scale) in the tool_score feature
     top_k: int = 5  # candidate tools shown to the LLM
     max_tokens: int = 48

@@ -135,13 +135,13 @@ def compare_cmd(
 def export_cmd(
     adapter: Annotated[Path, typer.Argument(help="peft adapter directory (adapter_config.json + adapter_model.safetensors).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="GGUF LoRA file to write.")],
-    base: Annotated[str, typer.Option(help="Base HF model directory or bundled-gemma3-270m.")] = "bundled-gemma3-270m",
+    base: Annotated[str, typer.Option(help="The base model's GGUF file, or bundled-gemma3-270m.")] = "bundled-gemma3-270m",
 ) -> None:
     """Convert a peft LoRA adapter to a GGUF LoRA adapter that llama.cpp loads (`--lora`)."""
-    from training.base_models import resolve_base_model
+    from training.base_models import ALIASES, bundled_gguf_path
     from training.lora_gguf import export_lora_gguf
 
-    p = export_lora_gguf(adapter, resolve_base_model(base), output)
+    p = export_lora_gguf(adapter, bundled_gguf_path() if base in ALIASES else Path(base), output)
     out.print(str(p))
 
 
