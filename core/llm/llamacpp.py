@@ -64,6 +64,11 @@ def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: in
             from llama_cpp import Llama
         except ImportError as exc:
             raise ModelError(f"llama-cpp-python is not installed ({exc})", hint="pip install llama-cpp-python") from None
+        import logging
+
+        # llama.cpp's C log (LoRA buffer notes, load chatter) goes to stderr unless asked for
+        if not os.environ.get("SAGE_TUI_LLAMA_LOG"):
+            logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         try:
             llm = Llama(model_path=path, lora_path=lora, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
                         seed=seed, verbose=False)

@@ -178,8 +178,29 @@ class NumpyBertEncoder:
                 e = encs[i].ids
                 ids[r, : len(e)] = e
                 mask[r, : len(e)] = 1.0
-            out[idx] = self._forward(ids, mask)
+            if len(texts) <= 4:  # a query: multi-threaded BLAS only adds contention on a busy box
+                with _single_thread_blas():
+                    out[idx] = self._forward(ids, mask)
+            else:
+                out[idx] = self._forward(ids, mask)
         return out
+
+
+_BLAS_CONTROLLER = None
+
+
+def _single_thread_blas():  # -> context manager
+    """Limit numpy's BLAS to one thread (measured 2x faster query encoding under load)."""
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn/sentence-transformers
+        import contextlib
+
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 class SentenceTransformerEncoder:
