@@ -107,9 +107,8 @@ def compare_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Train and evaluate the paper's methods; every model is evaluated on all four task types."""
-    from training.compare import run_compare
-
     from core.errors import UsageError
+    from training.compare import run_compare
 
     if quick and full:
         raise UsageError("--quick and --full are exclusive")
