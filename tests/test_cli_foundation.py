@@ -92,3 +92,9 @@ def test_import_contract_core_never_imports_ui() -> None:
     res = subprocess.run([str(exe)], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "KEPT" in res.stdout and "BROKEN" not in res.stdout
+
+
+def test_code_is_ruff_clean() -> None:
+    exe = Path(sys.executable).parent / "ruff"
+    res = subprocess.run([str(exe), "check", "."], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stdout[-3000:]
