@@ -201,6 +201,8 @@ def plan_dag(run_id: str, plan: dict[str, Any], out_dir: Path) -> list[str]:
     for x in range(len(levels)):
         ax.text(x * 3.0, min(ys) - 0.8, f"level {x}", ha="center", va="center", fontsize=7, color="#777777")
     goal = str(plan.get("goal") or plan.get("instruction") or "")
-    title = f"Example plan ({run_id})" + (f"\n{goal[:90]}" if goal else "")
+    import textwrap
+
+    title = f"Example plan ({run_id})" + ("\n" + "\n".join(textwrap.wrap(goal, 80)[:2]) if goal else "")
     ax.set_title(title, fontsize=9)
     return save(fig, out_dir, "plan_dag")
