@@ -1,7 +1,7 @@
 """TUI responsiveness: time to first paint, and the longest event-loop stall while planning and while
 following a training job. Targets: first paint <= 1.5 s, no stall > 100 ms.
 
-Usage: .venv/bin/python bench/tui.py [--json OUT]
+Usage: .venv/bin/python bench/tui.py [--json OUT] [--plan-rounds N] [--real-model]
 
 First paint is measured in a fresh interpreter (imports included) from process start to the first
 refresh after the workstation mounted, next to a bare Textual app measured the same way (ratio printed).
@@ -9,6 +9,10 @@ Stalls are measured by a probe coroutine on the app's event loop that wakes ever
 it woke. Planning uses a scripted backend that floods tokens (2,000 per call, no delay) through the real
 planner, selector, DAG and timing code; training uses a separate process that writes a loss point every
 20 ms into the run store while the training screen follows it.
+
+The planning stall is measured in fresh interpreters, alternately with the garbage-collector handling of
+sage_tui/heap.py switched off (SAGE_TUI_NO_GC_FREEZE=1, the baseline) and on, `--plan-rounds` times each;
+per configuration the median over rounds of each round's worst value is reported, with every raw value.
 """
 
 from __future__ import annotations
@@ -139,6 +143,30 @@ async def plan_stall(tmp: Path, repeats: int = 3) -> tuple[float, float]:
     return probe.max_late, probe.max_cpu, elapsed
 
 
+async def real_plan_stall(tmp: Path) -> tuple[float, float, float]:
+    """The first plan after startup with the default model (llama.cpp, shipped adapter), two-stage selector and
+    rule timing: catalog load, embedding selector, model load and guided decoding all happen in the worker."""
+    from textual.widgets import Input
+
+    from sage_tui.app import SageApp
+    from sage_tui.config import UIConfig
+
+    app = SageApp(db=tmp / "real.db", config=UIConfig(timing="rule"), mode="plan")
+    probe = StallProbe()
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause(0.3)
+        app.screen.query_one("#goal", Input).value = "get the 5-day forecast for Porto and for Lyon, compare them and email the summary to Ana"
+        probe.start()
+        t0 = time.perf_counter()
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        elapsed = time.perf_counter() - t0
+        probe.stop()
+    return probe.max_late, probe.max_cpu, elapsed
+
+
 def _job_writer(db: str, run_id: str, n: int) -> None:
     from core.store import RunStore
 
@@ -173,16 +201,50 @@ async def train_stall(tmp: Path, steps: int = 250) -> tuple[float, int]:
     return probe.max_late, probe.max_cpu, drawn
 
 
+def plan_stall_process(freeze: bool, real: bool = False) -> dict[str, float]:
+    """One plan_stall() run in a fresh interpreter (gc.freeze is process-wide, so configurations cannot share one)."""
+    env = {**os.environ, "SAGE_TUI_NO_GC_FREEZE": "0" if freeze else "1"}
+    out = subprocess.run([sys.executable, __file__, "--real-only" if real else "--plan-only"], capture_output=True,
+                         text=True, cwd=ROOT, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--plan-rounds", type=int, default=3)
+    ap.add_argument("--real-model", action="store_true",
+                    help="also measure the first plan with the real default model (llama.cpp), with and without the GC freeze")
+    ap.add_argument("--plan-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--real-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.plan_only or args.real_only:
+        with tempfile.TemporaryDirectory() as d:
+            late, cpu, secs = asyncio.run((real_plan_stall if args.real_only else plan_stall)(Path(d)))
+        print(json.dumps({"late": late, "cpu": cpu, "seconds": secs}))
+        return
+    real: dict[str, dict[str, float]] = {}
+    if args.real_model:
+        real = {"baseline": plan_stall_process(freeze=False, real=True), "current": plan_stall_process(freeze=True, real=True)}
+    rounds: dict[str, list[dict[str, float]]] = {"baseline": [], "current": []}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         paint = first_paint(MAKE_SAGE, str(tmp / "paint.db"))
         bare = first_paint(MAKE_BARE, str(tmp / "paint.db"))
-        plan_late, plan_cpu, plan_s = asyncio.run(plan_stall(tmp))
+        for _ in range(args.plan_rounds):
+            rounds["baseline"].append(plan_stall_process(freeze=False))
+            rounds["current"].append(plan_stall_process(freeze=True))
         train_late, train_cpu, drawn = asyncio.run(train_stall(tmp))
+    plan_late = _median([r["late"] for r in rounds["current"]])
+    plan_cpu = _median([r["cpu"] for r in rounds["current"]])
+    plan_s = _median([r["seconds"] for r in rounds["current"]])
+    base_late = _median([r["late"] for r in rounds["baseline"]])
+    base_cpu = _median([r["cpu"] for r in rounds["baseline"]])
     load = os.getloadavg()[0]
     res = {
         "first_paint_s": round(paint, 3),
@@ -193,6 +255,12 @@ def main() -> None:
         "plan_max_stall_ms": round(plan_late * 1000, 1),
         "plan_max_callback_cpu_ms": round(plan_cpu * 1000, 1),
         "plan_seconds_3_goals": round(plan_s, 2),
+        "plan_baseline_no_gc_freeze_max_stall_ms": round(base_late * 1000, 1),
+        "plan_baseline_no_gc_freeze_max_callback_cpu_ms": round(base_cpu * 1000, 1),
+        "plan_rounds_raw_ms": {k: [{"stall": round(r["late"] * 1000, 1), "cpu": round(r["cpu"] * 1000, 1)} for r in v]
+                               for k, v in rounds.items()},
+        "real_model_first_plan_ms": {k: {"stall": round(v["late"] * 1000, 1), "cpu": round(v["cpu"] * 1000, 1),
+                                         "plan_seconds": round(v["seconds"], 1)} for k, v in real.items()},
         "train_max_stall_ms": round(train_late * 1000, 1),
         "train_max_callback_cpu_ms": round(train_cpu * 1000, 1),
         "train_loss_points_drawn": drawn,
@@ -203,6 +271,12 @@ def main() -> None:
     print(f"first paint        {paint:.3f} s   (bare Textual app {bare:.3f} s, ratio {paint / bare:.2f}x; target <= 1.5 s)")
     print(f"load average       {load:.1f} on {os.cpu_count()} cores (wall-clock stalls include time other processes held the CPU)")
     print(f"planning stall     {plan_late * 1000:.1f} ms wall, {plan_cpu * 1000:.1f} ms CPU in one callback; 3 goals, 2,000 streamed tokens per LLM call (target <= 100 ms)")
+    print(f"  baseline         {base_late * 1000:.1f} ms wall, {base_cpu * 1000:.1f} ms CPU without the GC freeze (same run; "
+          f"CPU ratio {plan_cpu / base_cpu:.2f}x); medians of {args.plan_rounds} rounds")
+    if real:
+        c, b = real["current"], real["baseline"]
+        print(f"real model plan    {c['late'] * 1000:.1f} ms wall, {c['cpu'] * 1000:.1f} ms CPU in one callback (first plan after start, "
+              f"{c['seconds']:.0f} s); without the GC freeze {b['late'] * 1000:.1f} ms wall, {b['cpu'] * 1000:.1f} ms CPU")
     print(f"training stall     {train_late * 1000:.1f} ms wall, {train_cpu * 1000:.1f} ms CPU in one callback; job writing 50 steps/s, {drawn} loss points drawn")
     print("meets targets" if ok else "MISSES a target")
     if args.json:

@@ -12,6 +12,7 @@ from textual.worker import Worker, WorkerState
 
 from sage_tui.commands_palette import SageCommands
 from sage_tui.config import UIConfig, load_config
+from sage_tui.heap import bulk_load, freeze_long_lived
 from sage_tui.screens.catalog import CatalogScreen
 from sage_tui.screens.dashboard import DashboardScreen
 from sage_tui.screens.help import HelpScreen
@@ -78,8 +79,12 @@ class SageApp(App[None]):
             if self._catalog is None:
                 from core.catalog import load_catalog
 
-                self._catalog = load_catalog(self.catalog_path)
+                with bulk_load():  # 1,000+ records: freeze them so full GCs never walk them again
+                    self._catalog = load_catalog(self.catalog_path)
             return self._catalog
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(freeze_long_lived)  # Textual's DOM, styles and imported modules
 
     # ---- actions ----------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -11,6 +11,13 @@ timing = "hybrid"
 [keymap]                  # binding id -> key(s); see docs/TUI.md
 "app.help" = "f1"
 "dashboard.compare" = "ctrl+o"
+
+[[endpoints]]             # OpenAI-compatible servers offered by the plan screen's model picker
+name = "local-llama"      # shown as "endpoint: local-llama"
+base_url = "http://127.0.0.1:8080/v1"
+model = "default"         # optional: the served model name
+api_key_env = "MY_KEY"    # optional: environment variable holding the API key (never the key itself)
+chat_format = "gemma"     # optional: render prompts ourselves (base models without a chat template)
 ```
 """
 
@@ -25,6 +32,26 @@ from core.errors import ConfigError
 from core.paths import config_path
 
 GENERAL_KEYS = {"db": str, "default_model": str, "selector": str, "planner": str, "timing": str}
+ENDPOINT_KEYS = {"name": str, "base_url": str, "model": str, "api_key_env": str, "chat_format": str,
+                 "schema_style": str, "timeout_s": (int, float)}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An OpenAI-compatible server from `[[endpoints]]`; the API key is read from `api_key_env` at use."""
+
+    name: str
+    base_url: str
+    model: str = "default"
+    api_key_env: str | None = None
+    chat_format: str | None = None
+    schema_style: str = "llama-cpp"
+    timeout_s: float = 120.0
+
+    def api_key(self) -> str | None:
+        import os
+
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
 @dataclass
@@ -37,7 +64,11 @@ class UIConfig:
     planner: str = "hierarchical"
     timing: str = "hybrid"
     keymap: dict[str, str] = field(default_factory=dict)
+    endpoints: list[Endpoint] = field(default_factory=list)
     source: Path | None = None
+
+    def endpoint(self, name: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.name == name), None)
 
 
 def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
@@ -45,8 +76,8 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
     where = str(path) if path else None
     cfg = UIConfig(source=path)
     for section in data:
-        if section not in ("general", "keymap"):
-            raise ConfigError("unknown section (expected [general] or [keymap])", path=where, field=section)
+        if section not in ("general", "keymap", "endpoints"):
+            raise ConfigError("unknown section (expected [general], [keymap] or [[endpoints]])", path=where, field=section)
     general = data.get("general", {})
     if not isinstance(general, dict):
         raise ConfigError("must be a table", path=where, field="general")
@@ -67,7 +98,39 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
         if not isinstance(keys, str) or not keys.strip():
             raise ConfigError("key must be a non-empty string such as 'ctrl+o' or 'f2,ctrl+2'", path=where, field=f"keymap.{bid}")
     cfg.keymap = dict(keymap)
+    cfg.endpoints = parse_endpoints(data.get("endpoints", []), where)
     return cfg
+
+
+def parse_endpoints(items: Any, where: str | None = None) -> list[Endpoint]:
+    """`[[endpoints]]` tables -> Endpoints; ConfigError names the entry and key (endpoints[2].base_url)."""
+    if not isinstance(items, list):
+        raise ConfigError("must be an array of tables ([[endpoints]])", path=where, field="endpoints")
+    out: list[Endpoint] = []
+    for i, item in enumerate(items):
+        at = f"endpoints[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError("must be a table", path=where, field=at)
+        for key, value in item.items():
+            if key not in ENDPOINT_KEYS:
+                raise ConfigError(f"unknown key (expected one of {sorted(ENDPOINT_KEYS)})", path=where, field=f"{at}.{key}")
+            kind = ENDPOINT_KEYS[key]
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ConfigError("must be a number" if key == "timeout_s" else "must be a string", path=where, field=f"{at}.{key}")
+        for key in ("name", "base_url"):
+            if not str(item.get(key, "")).strip():
+                raise ConfigError("is required", path=where, field=f"{at}.{key}")
+        if not item["base_url"].startswith(("http://", "https://")):
+            raise ConfigError("must start with http:// or https://", path=where, field=f"{at}.base_url")
+        if any(e.name == item["name"] for e in out):
+            raise ConfigError(f"duplicate endpoint name {item['name']!r}", path=where, field=f"{at}.name")
+        if item.get("schema_style", "llama-cpp") not in ("llama-cpp", "openai"):
+            raise ConfigError("must be 'llama-cpp' or 'openai'", path=where, field=f"{at}.schema_style")
+        out.append(Endpoint(name=item["name"], base_url=item["base_url"], model=item.get("model", "default"),
+                            api_key_env=item.get("api_key_env"), chat_format=item.get("chat_format"),
+                            schema_style=item.get("schema_style", "llama-cpp"),
+                            timeout_s=float(item.get("timeout_s", 120.0))))
+    return out
 
 
 def load_config(path: Path | None = None) -> UIConfig:

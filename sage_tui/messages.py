@@ -38,6 +38,7 @@ class PlanGraph(Message):
     steps: list[dict[str, Any]]
     sub_goals: list[dict[str, Any]] = field(default_factory=list)
     layout: Any = None  # widgets.dag.Layout computed in the worker (networkx stays off the UI thread)
+    stage: str = ""  # "subgoals" | "steps" (partial plans from core's on_progress) | "final" | "" (draft)
 
 
 @dataclass
@@ -107,9 +108,14 @@ class RunsLoaded(Message):
 
 @dataclass
 class EvalProgress(Message):
+    """`done` of `total` samples of the eval launched from the dashboard (the newest replaces a queued one)."""
+
     done: int
     total: int
     label: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EvalProgress)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from tui_seed import seed_store, write_catalog
 
 from sage_tui.app import SageApp
 from sage_tui.config import UIConfig
-from sage_tui.screens._runs import comparison_rows, metric_by_method, sort_runs
+from sage_tui.screens._runs import comparison_rows, method_matches, metric_by_method, sort_runs
 from sage_tui.screens.charts import ChartsScreen
 from sage_tui.screens.compare import CompareScreen
 from sage_tui.screens.run_detail import RunDetailScreen
@@ -108,7 +108,31 @@ def test_pure_helpers() -> None:
     assert [r["id"] for r in sort_runs(runs, metrics, "fpr")] == ["a", "b", "c"]
     assert [r["id"] for r in sort_runs(runs, metrics, "acc@1")] == ["c", "b", "a"]
     assert metric_by_method(runs, metrics, "acc@1") == {"A": 0.5, "B1": pytest.approx(0.8)}
+    # the method filter: comma-separated, case-insensitive prefixes
+    assert method_matches("B1", "B") and method_matches("B3", "a,b3") and not method_matches("A", "B")
+    assert not method_matches(None, "B") and method_matches(None, "")
     rows = comparison_rows(runs[:2], metrics, hide_equal=True)
     assert [n for s, n, _ in rows if s == "config"] == ["y.z"]
     rows = comparison_rows(runs[:2], metrics, hide_equal=False)
     assert [n for s, n, _ in rows if s == "config"] == ["x", "y.z"]
+
+
+@pytest.mark.asyncio
+async def test_refresh_updates_changed_cells_in_place(app: SageApp, tmp_path: Path) -> None:
+    from core.store import RunStore
+
+    async with app.run_test(size=(140, 45)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.screen.query_one("#runs-table", DataTable)
+        table.focus()
+        table.move_cursor(row=2)
+        store = RunStore(tmp_path / "runs.db")
+        store.update_run("eval-two-stage", status="failed")
+        store.close()
+        app.screen.reload()
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert row_ids(table) == ["train-b3", "train-a", "eval-two-stage", "eval-embedding", "eval-keyword"]
+        assert str(table.get_row("eval-two-stage")[3]) == "failed" and table.cursor_row == 2

@@ -41,6 +41,11 @@ class ScriptedBackend:
         user = messages[-1]["content"]
         if "subgoals" in props:
             kind, out = "subgoals", {"subgoals": ["find flights to Lisbon", "check the weather", "add the trip to my calendar"]}
+        elif "steps" in props and "Sub-goals:" in user:  # batched level 2: every sub-goal's steps in one call
+            kind, out = "steps", {"steps": [
+                {"subgoal": 1, "id": 1, "tool_id": "flight_search", "arguments": {"origin": "OPO"}, "depends_on": []},
+                {"subgoal": 2, "id": 2, "tool_id": "weather_forecast", "arguments": {}, "depends_on": []},
+                {"subgoal": 3, "id": 3, "tool_id": "calendar_add_event", "arguments": {}, "depends_on": [1, 2]}]}
         elif "steps" in props:
             kind = "steps"
             sub = re.search(r"Sub-goal: (.*)", user).group(1)  # type: ignore[union-attr]
@@ -77,10 +82,13 @@ async def test_goal_gives_candidates_dag_and_timing(tmp_path: Path) -> None:
         dag = screen.query_one(DagView)
         assert [s["tool_id"] for s in dag.steps] == ["flight_search", "weather_forecast", "calendar_add_event"]
         assert dag.layout_.levels == [[1, 2], [3]]  # flights and weather in parallel, then the calendar
-        assert screen.graph_sizes == [1, 2, 3, 3]  # the DAG grew step by step, then the final plan
+        # core's on_progress: the sub-goals first (no step yet), then each step batch, then the final plan
+        sizes = screen.graph_sizes
+        assert sizes[0] == 0 and sizes[-1] == 3 and sizes == sorted(sizes) and len(sizes) >= 3, sizes
+        assert [g["description"] for g in dag.subgoals][0] == "find flights to Lisbon"
         timing = screen.query_one("#timing-table", DataTable)
         assert timing.row_count == 4 and timing.get_row_at(0)[0] == "goal"
-        assert "subgoals" in backend.calls and backend.calls.count("steps") == 3
+        assert backend.calls[0] == "subgoals" and backend.calls.count("steps") >= 1
         assert "subgoals" in "".join(screen.query_one("#stream", Log).lines)
         assert screen.plan is not None and "stored plan-" in screen.sub_title
         # selecting a node shows its tool schema
@@ -117,6 +125,25 @@ def test_token_coalescer_batches_floods() -> None:
     assert len(posted) == 2 and sum(len(p.text) for p in posted) == 1000
 
 
+def test_planner_picker_matches_core_registry() -> None:
+    from core.planning.registry import PLANNERS as CORE
+    from sage_tui.screens.plan import PLANNERS as UI
+
+    assert set(UI) == set(CORE), "update sage_tui/screens/plan.py PLANNERS"
+
+
+def test_progress_hook_detection_keeps_the_backend_fallback() -> None:
+    from sage_tui.screens.plan_worker import accepts_on_progress
+
+    class Old:
+        def plan(self, goal: str, *, constraints: Any = None) -> None: ...
+
+    class New:
+        def plan(self, goal: str, *, constraints: Any = None, on_progress: Any = None) -> None: ...
+
+    assert not accepts_on_progress(Old()) and accepts_on_progress(New())
+
+
 def test_layout_levels_and_cycles() -> None:
     from core.planning.types import PlanStep
 
@@ -125,3 +152,26 @@ def test_layout_levels_and_cycles() -> None:
     cyc = [PlanStep(1, "a", depends_on=[2]), PlanStep(2, "b", depends_on=[1])]
     lay = layout_steps(cyc)
     assert any("cycle" in i for i in lay.issues) and sum(len(level) for level in lay.levels) == 2
+
+
+@pytest.mark.asyncio
+async def test_wide_level_wraps_and_pending_draft_renders() -> None:
+    """Six parallel steps in a 70-column DAG wrap onto rows of two; a pending draft (muted theme colour with
+    alpha) renders instead of crashing Rich."""
+    from textual.app import App, ComposeResult
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield DagView(id="dag")
+
+    app = One()
+    async with app.run_test(size=(70, 40)) as pilot:
+        dag = app.query_one(DagView)
+        steps = [{"id": i, "tool_id": f"tool_number_{i}", "depends_on": [], "subgoal_id": 1} for i in range(1, 7)]
+        dag.set_steps(steps, {i: "pending" for i in range(1, 7)}, subgoals=[{"id": 1, "description": "do six things"}])
+        await pilot.pause()
+        lines = [strip.text for strip in dag.render_lines(dag.region.reset_offset.intersection(dag.region))]
+        text = "\n".join(lines)
+        assert "SG1 do six things" in text and "tool_number_6" in text
+        assert sum("#" in line and "tool_number_" in line for line in lines) == 3  # 3 rows of node boxes
+        assert sum(line.startswith("L0") for line in lines) == 1

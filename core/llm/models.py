@@ -164,3 +164,68 @@ def resolve_model(model: str | None = None, lora: str | Path | None = None, chat
     check_gguf(path)
     fmt = chat_format or ("gemma" if "gemma" in path.name.lower() else "chatml")
     return ResolvedModel(path.name, path.resolve(), lora_path, fmt)
+
+
+# ---- fine-tuned adapters by name (listing for pickers; additive) ----------------------------------------
+@dataclass(frozen=True)
+class AdapterInfo:
+    """A GGUF LoRA adapter found on disk: shipped under `assets/adapters/NAME/` or trained by the user
+    (`sage-tui train run` writes `CACHE/runs/RUN_ID/adapter/adapter.gguf`)."""
+
+    name: str
+    path: Path
+    source: str  # "bundled" | "trained"
+    base_model: str | None = None
+    run_id: str | None = None
+    method: str | None = None
+    steps: int | None = None
+
+    def label(self) -> str:
+        """Short picker text: `gemma3-270m-sage · bundled`, `train-…-abc123 · B1`."""
+        return f"{self.name} · {self.method or self.source}"
+
+
+def _adapter_info(path: Path, name: str, source: str) -> AdapterInfo:
+    import json
+
+    meta: dict[str, Any] = {}
+    manifest = path.parent / "manifest.json"
+    if manifest.is_file():
+        try:
+            loaded = json.loads(manifest.read_text(encoding="utf-8"))
+            meta = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            meta = {}
+    steps = meta.get("steps")
+    return AdapterInfo(name, path, source, base_model=meta.get("base_model"), run_id=meta.get("run_id"),
+                       method=meta.get("method"), steps=steps if isinstance(steps, int) else None)
+
+
+def list_adapters(runs_dir: Path | None = None) -> list[AdapterInfo]:
+    """GGUF LoRA adapters by name: the shipped ones (`assets/adapters/*/adapter.gguf`, named by folder) and
+    the user's trained ones (`runs_dir/*/adapter/adapter.gguf`, default `CACHE/runs`, named by run id,
+    newest first). Only files that exist are listed; nothing is loaded."""
+    out: list[AdapterInfo] = []
+    shipped = assets_dir() / "adapters"
+    if shipped.is_dir():
+        for gg in sorted(shipped.glob("*/adapter.gguf")):
+            out.append(_adapter_info(gg, gg.parent.name, "bundled"))
+    runs = runs_dir if runs_dir is not None else cache_dir() / "runs"
+    if runs.is_dir():
+        trained = sorted(runs.glob("*/adapter/adapter.gguf"), key=lambda p: p.parent.parent.name, reverse=True)
+        for gg in trained:
+            out.append(_adapter_info(gg, gg.parent.parent.name, "trained"))
+    return out
+
+
+def resolve_adapter(name_or_path: str | Path, runs_dir: Path | None = None) -> Path:
+    """A LoRA adapter given by path or by a name from `list_adapters()`; NotFoundError names the choices."""
+    p = Path(name_or_path).expanduser()
+    if p.is_file():
+        return check_gguf(p, "LoRA adapter")
+    found = list_adapters(runs_dir)
+    for a in found:
+        if a.name == str(name_or_path):
+            return check_gguf(a.path, "LoRA adapter")
+    names = [a.name for a in found]
+    raise NotFoundError(f"no LoRA adapter named or at {str(name_or_path)!r}", hint=f"known adapters: {names}" if names else None)

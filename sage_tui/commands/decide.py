@@ -34,7 +34,8 @@ def decide_cmd(
     context: Annotated[Path | None, typer.Option(help="JSON file: a list of chat messages (or {\"messages\": [...]}).")] = None,
     strategy: Annotated[str, typer.Option(help="rule | llm | hybrid")] = "hybrid",
     model: Annotated[str | None, typer.Option(help="GGUF path or preset name.")] = None,
-    lora: Annotated[Path | None, typer.Option(help="GGUF LoRA adapter.")] = None,
+    lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
+                                                  "assets/adapters/ or a training run id).")] = None,
     catalog: CatalogOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -52,9 +53,9 @@ def decide_cmd(
     backend = None
     if strategy != "rule":
         from core.llm.llamacpp import LlamaCppBackend
-        from core.llm.models import resolve_model
+        from core.llm.models import resolve_adapter, resolve_model
 
-        backend = LlamaCppBackend(resolve_model(model, lora))
+        backend = LlamaCppBackend(resolve_model(model, resolve_adapter(lora) if lora else None))
     d = TimingDecider(strategy, cat, selector=make_selector(cat), backend=backend).decide(message, ctx)
     if json_out:
         print_json(d.to_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,26 @@ MAIN_METRICS = {
 }
 
 
+def json_progress(label: str, also: Callable[[int, int], None], interval_s: float = 0.1) -> Callable[[int, int], None]:
+    """A progress callback writing `{"event": "progress", "done", "total", "label"}` lines to stderr, at most
+    every `interval_s` (plus the first and the last), for the dashboard's eval worker."""
+    import json
+    import sys
+    import time
+
+    last = [0.0]
+
+    def update(done: int, total: int) -> None:
+        also(done, total)
+        now = time.monotonic()
+        if done in (0, total) or now - last[0] >= interval_s:
+            last[0] = now
+            sys.stderr.write(json.dumps({"event": "progress", "done": done, "total": total, "label": label}) + "\n")
+            sys.stderr.flush()
+
+    return update
+
+
 @handle_errors
 def eval_cmd(
     task: Annotated[str, typer.Option(help="all | tool_selection | tool_retrieval | task_planning | timing_judgment")] = "tool_selection",
@@ -47,6 +68,8 @@ def eval_cmd(
     db: DbOption = None,
     json_out: JsonOption = False,
     jsonl_out: Annotated[bool, typer.Option("--jsonl", help="One JSON line per run on stdout.")] = False,
+    progress_jsonl: Annotated[bool, typer.Option("--progress-jsonl", hidden=True,
+                                                 help="Progress as JSON lines on stderr (the dashboard reads them).")] = False,
 ) -> None:
     """Evaluate selectors / planners / timing deciders on a dataset and store one run per configuration."""
     from core.catalog import load_catalog
@@ -79,8 +102,9 @@ def eval_cmd(
         evaluators = build_evaluators(t, cat, options)
         for ev in evaluators:
             label = ev.config.get("name") or t
-            with progress_bar(f"{t} · {label}", len(ds)) as update:
-                res = run_evaluation(ev, ds, store, catalog_hash=cat.hash, tags=tag or (), progress=update, limit=limit)
+            with progress_bar(f"{t} · {label}", len(ds), enabled=False if progress_jsonl else None) as update:
+                report = json_progress(f"{t} · {label}", update) if progress_jsonl else update
+                res = run_evaluation(ev, ds, store, catalog_hash=cat.hash, tags=tag or (), progress=report, limit=limit)
             if res.resumed_from:
                 err.print(f"resumed {res.run_id}: {res.resumed_from} samples were already done")
             results.append(res)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -26,7 +25,8 @@ def plan_cmd(
                                                          "must_not_use, sequential_only, max_parallel.")] = None,
     planner: Annotated[str, typer.Option(help="hierarchical | flat | greedy")] = "hierarchical",
     model: Annotated[str | None, typer.Option(help="GGUF path or preset (sage-gemma3-270m, gemma3-270m, qwen2.5-coder-1.5b).")] = None,
-    lora: Annotated[Path | None, typer.Option(help="GGUF LoRA adapter.")] = None,
+    lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
+                                                  "assets/adapters/ or a training run id).")] = None,
     server: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL instead of in-process llama.cpp.")] = None,
     selector: Annotated[str | None, typer.Option(help="Selector for candidate tools (default keyword).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,
@@ -57,9 +57,9 @@ def plan_cmd(
             backend = OpenAICompatibleBackend(server, model=model or "default")
         else:
             from core.llm.llamacpp import LlamaCppBackend
-            from core.llm.models import resolve_model
+            from core.llm.models import resolve_adapter, resolve_model
 
-            backend = LlamaCppBackend(resolve_model(model, lora))
+            backend = LlamaCppBackend(resolve_model(model, resolve_adapter(lora) if lora else None))
     p = make_planner(planner, cat, selector=make_selector(cat, selector), backend=backend,
                      config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed))
     store = open_store_opt(db)

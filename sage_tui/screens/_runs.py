@@ -21,9 +21,18 @@ def lower_is_better(metric: str) -> bool:
 def load_runs(
     store: RunStore, *, kind: str | None = None, status: str | None = None, method: str | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
-    """Runs matching the filters (newest first) and their summary metrics."""
-    runs = store.list_runs(kind=kind, status=status, method=method or None)
+    """Runs matching the filters (newest first) and their summary metrics. `method` is a comma-separated list
+    of case-insensitive prefixes: `B` matches B1, B2 and B3; `A,B1` matches A and B1."""
+    runs = store.list_runs(kind=kind, status=status)
+    if method:
+        runs = [r for r in runs if method_matches(r.get("method"), method)]
     return runs, {r["id"]: store.final_metrics(r["id"]) for r in runs}
+
+
+def method_matches(run_method: str | None, query: str) -> bool:
+    terms = [t.strip().lower() for t in query.split(",") if t.strip()]
+    m = (run_method or "").lower()
+    return not terms or (bool(m) and any(m.startswith(t) for t in terms))
 
 
 def sort_runs(runs: list[dict[str, Any]], metrics: dict[str, dict[str, float]], metric: str | None, *, descending: bool = True) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ from textual.widgets import DataTable, Static
 
 from sage_tui.screens._runs import best_index, comparison_rows, fmt_value
 
+CELL_WIDTH = 30  # long config values (lists, dicts) are cut so four runs fit side by side at 160 columns
+
 
 class _CompareLoaded(Message):
     def __init__(self, runs: list[dict[str, Any]], metrics: dict[str, dict[str, float]]) -> None:
@@ -71,7 +73,10 @@ class CompareScreen(ModalScreen[None]):
             cells: list[Any] = []
             for i, v in enumerate(values):
                 style = "bold reverse" if i == best else ("bold" if differs else "")
-                cells.append(Text(fmt_value(v)[:48], style=style))
+                text = fmt_value(v)
+                if name == "started":
+                    text = text[:19].replace("T", " ")
+                cells.append(Text(text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…", style=style))
             table.add_row(Text(section, style="dim"), name, *cells, key=f"{section}:{name}")
         n_cfg = sum(1 for s, _, _ in rows if s == "config")
         state = "only differing config keys" if self.hide_equal else "all config keys"

@@ -10,22 +10,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Footer, Header, Input, ProgressBar, Select, Static
 
-from sage_tui.messages import EvalFinished, RunsLoaded
+from sage_tui.messages import EvalFinished, EvalProgress, RunsLoaded
 from sage_tui.screens._runs import fmt_value, load_runs, lower_is_better, sort_runs
 from sage_tui.screens.compare import CompareScreen
 from sage_tui.screens.eval_launch import EvalLaunchScreen
+from sage_tui.theme import theme_style
 
 KINDS = ["eval", "train", "plan", "bench", "decide", "select", "report"]
 STATUSES = ["running", "completed", "failed", "interrupted"]
 STATUS_COLOR = {"running": "warning", "completed": "success", "failed": "error", "interrupted": "warning"}
 
 
-def status_style(theme: dict[str, str], status: str) -> str:
+NAME_WIDTH = 40  # long plan goals would push `started` and the metric column off screen
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def status_style(app: Any, status: str) -> str:
     """A Rich style for a run status, from the current theme's colours."""
-    color = theme.get(STATUS_COLOR.get(status, ""), "")
-    return f"bold {color}" if color else ""
+    name = STATUS_COLOR.get(status)
+    return theme_style(app, name, bold=True) if name else ""
 
 
 class DashboardScreen(Screen[None]):
@@ -35,6 +43,7 @@ class DashboardScreen(Screen[None]):
         Binding("c", "compare", "Compare marked", id="dashboard.compare"),
         Binding("g", "charts", "Charts", id="dashboard.charts"),
         Binding("e", "launch_eval", "Launch eval", id="dashboard.eval"),
+        Binding("k", "stop_eval", "Stop the running eval", id="dashboard.stop_eval", show=False),
         Binding("r", "reload", "Refresh", id="dashboard.refresh"),
         Binding("s", "reverse_sort", "Reverse sort", id="dashboard.reverse"),
         Binding("x", "clear_marks", "Clear marks", id="dashboard.clear", show=False),
@@ -49,14 +58,21 @@ class DashboardScreen(Screen[None]):
         self.marked: list[str] = []
         self.descending = True
         self._metric_names: list[str] = []
+        self._eval_proc: Any = None  # the running `sage-tui eval` process (one at a time)
+        self._eval_stopped = False
+        self._shown: dict[str, tuple[str, ...]] = {}  # what the table shows: run id -> cell texts, in order
+        self._shown_metric: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(classes="bar"):
             yield Select([(k, k) for k in KINDS], prompt="kind: all", id="f-kind")
             yield Select([(s, s) for s in STATUSES], prompt="status: all", id="f-status")
-            yield Input(placeholder="method (A, B1, ...)", id="f-method")
+            yield Input(placeholder="method: A, B (= B1-B3), B1,C …", id="f-method")
             yield Select([], prompt="sort: newest", id="f-sort")
+        with Horizontal(id="eval-bar", classes="bar"):
+            yield Static("", id="eval-label")
+            yield ProgressBar(id="eval-progress", show_eta=True)
         with Vertical(classes="pane") as pane:
             pane.border_title = "Runs"
             yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -66,6 +82,7 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#eval-bar").display = False  # shown while an eval launched here runs
         self.reload()
         self.set_interval(self.AUTO_REFRESH_S, self._auto_refresh)
         self.query_one("#runs-table", DataTable).focus()
@@ -113,36 +130,61 @@ class DashboardScreen(Screen[None]):
         desc = self.descending if not (m and lower_is_better(m)) else not self.descending
         return sort_runs(self.runs, self.metrics, m, descending=desc)
 
-    def _render_table(self) -> None:
-        table = self.query_one("#runs-table", DataTable)
-        keep = table.cursor_row
-        metric = self.sort_metric()
-        table.clear(columns=True)
-        table.add_column("", key="mark", width=2)
-        for col in ("run", "kind", "status", "task", "method", "name", "started"):
-            table.add_column(col, key=col)
-        table.add_column(metric or "summary", key="metric")
+    def _rows(self, metric: str | None) -> list[tuple[str, tuple[Any, ...]]]:
+        out = []
         for r in self.visible_runs():
             ms = self.metrics.get(r["id"], {})
             if metric:
                 val = fmt_value(ms.get(metric))
             else:
                 val = "  ".join(f"{k}={fmt_value(v)}" for k, v in list(ms.items())[:3])
-            status = Text(r["status"], style=status_style(self.app.theme_variables, r["status"]))
-            table.add_row(
+            status = Text(r["status"], style=status_style(self.app, r["status"]))
+            out.append((r["id"], (
                 "●" if r["id"] in self.marked else "",
                 r["id"],
                 r["kind"],
                 status,
                 r.get("task") or "",
                 r.get("method") or "",
-                r.get("name") or r.get("config", {}).get("name") or "",
-                (r.get("started") or "")[:19].replace("T", " "),
+                _clip(r.get("name") or r.get("config", {}).get("name") or "", NAME_WIDTH),
+                (r.get("started") or "")[5:16].replace("T", " "),  # MM-DD HH:MM (the run id has the seconds)
                 val,
-                key=r["id"],
-            )
-        if table.row_count:
-            table.move_cursor(row=min(keep, table.row_count - 1))
+            )))
+        return out
+
+    def _render_table(self) -> None:
+        """Rebuild the table when its rows, order or columns change; otherwise update only the changed cells
+        (the auto-refresh of running runs every 3 s then costs next to nothing)."""
+        table = self.query_one("#runs-table", DataTable)
+        keep = table.cursor_row
+        metric = self.sort_metric()
+        rows = self._rows(metric)
+        shown = {key: tuple(str(c) for c in cells) for key, cells in rows}
+        same_shape = (self._shown_metric == metric and table.columns
+                      and [k for k, _ in rows] == list(self._shown)
+                      and all(len(t) <= c.width for texts in shown.values()  # a longer value needs new widths
+                              for t, c in zip(texts, table.columns.values(), strict=True)))
+        if same_shape:
+            columns = list(table.columns)
+            for key, cells in rows:
+                old = self._shown[key]
+                for col, value, before, now in zip(columns, cells, old, shown[key], strict=True):
+                    if before != now:
+                        table.update_cell(key, col, value)
+        else:
+            table.clear(columns=True)
+            labels = ["run", "kind", "status", "task", "method", "name", "started", metric or "summary"]
+            keys = ["run", "kind", "status", "task", "method", "name", "started", "metric"]
+            table.add_column("", key="mark", width=2)
+            for i, (label, key) in enumerate(zip(labels, keys, strict=True), start=1):
+                # explicit widths from the cell texts: no waiting for the table's idle-time measuring
+                width = max([len(label), *(len(texts[i]) for texts in shown.values())])
+                table.add_column(label, key=key, width=width)
+            for key, cells in rows:
+                table.add_row(*cells, key=key)
+            if table.row_count:
+                table.move_cursor(row=min(keep, table.row_count - 1))
+        self._shown, self._shown_metric = shown, metric
         marks = f" · {len(self.marked)} marked" if self.marked else ""
         self.query_one("#runs-table").parent.border_subtitle = f"{table.row_count} runs{marks}"  # type: ignore[union-attr]
 
@@ -219,7 +261,53 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(ChartsScreen(ids, metric=self.sort_metric()))
 
     def action_launch_eval(self) -> None:
-        self.app.push_screen(EvalLaunchScreen())
+        if self._eval_proc is not None:
+            self.notify("an evaluation is already running (k stops it)", severity="warning")
+            return
+        self.app.push_screen(EvalLaunchScreen(), callback=self._start_eval)
+
+    def _start_eval(self, cmd: list[str] | None) -> None:
+        if not cmd:
+            return
+        self._eval_stopped = False
+        self._show_eval(0, None, "starting `sage-tui eval`…")
+        self.run_eval(cmd)
+
+    @work(thread=True, exclusive=True, group="eval", exit_on_error=False)
+    def run_eval(self, cmd: list[str]) -> None:
+        """Runs `sage-tui eval --progress-jsonl` and posts EvalProgress per progress line, then EvalFinished."""
+        from sage_tui.screens.eval_launch import run_eval_process
+
+        def started(proc: Any) -> None:
+            self._eval_proc = proc
+
+        try:
+            ids, error = run_eval_process(cmd, lambda d, t, label: self.post_message(EvalProgress(d, t, label)), started)
+        except OSError as exc:
+            ids, error = [], str(exc)
+        finally:
+            self._eval_proc = None
+        self.post_message(EvalFinished(ids, error))
+
+    def action_stop_eval(self) -> None:
+        proc = self._eval_proc
+        if proc is None:
+            self.notify("no evaluation is running", severity="warning")
+            return
+        import signal
+
+        self._eval_stopped = True
+        proc.send_signal(signal.SIGINT)  # KeyboardInterrupt: the eval flushes, stores the run as interrupted
+        self.set_timer(10.0, lambda: proc.poll() is None and proc.kill())  # and resumes there next time
+        self.notify("stopping the evaluation…")
+
+    def _show_eval(self, done: int, total: int | None, label: str) -> None:
+        self.query_one("#eval-bar").display = True
+        self.query_one("#eval-label", Static).update(label)
+        self.query_one("#eval-progress", ProgressBar).update(total=total, progress=done)
+
+    def on_eval_progress(self, msg: EvalProgress) -> None:
+        self._show_eval(msg.done, msg.total, f"eval {msg.label}  {msg.done}/{msg.total}")
 
     def action_reload(self) -> None:
         self.reload()
@@ -232,7 +320,23 @@ class DashboardScreen(Screen[None]):
         self.query_one("#f-method", Input).focus()
 
     def on_eval_finished(self, msg: EvalFinished) -> None:
+        bar = self.query_one("#eval-progress", ProgressBar)
+        if self._eval_stopped:
+            self.query_one("#eval-label", Static).update("eval stopped: its run is interrupted; the same eval resumes it")
+            self.notify("evaluation stopped", title="eval")
+        elif msg.error:
+            self.query_one("#eval-label", Static).update(f"eval failed: {msg.error}")
+            self.notify(msg.error, title="eval failed", severity="error", timeout=15)
+        else:
+            bar.update(total=bar.total or 1, progress=bar.total or 1)
+            self.query_one("#eval-label", Static).update(f"eval done: {', '.join(msg.run_ids) or 'no run'}")
+            self.notify(f"stored {len(msg.run_ids)} run(s): {', '.join(msg.run_ids)}", title="eval done")
+        self.set_timer(8.0, self._hide_eval_bar)
         self.reload()
+
+    def _hide_eval_bar(self) -> None:
+        if self._eval_proc is None:
+            self.query_one("#eval-bar").display = False
 
     def on_screen_resume(self) -> None:
         self.reload()

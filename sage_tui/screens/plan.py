@@ -26,10 +26,58 @@ from sage_tui.messages import (
     PlanTokens,
 )
 from sage_tui.screens._runs import fmt_value
+from sage_tui.theme import theme_color
 from sage_tui.widgets.dag import DagView
 
 MODEL_PRESETS = ["sage-gemma3-270m", "gemma3-270m", "qwen2.5-coder-1.5b"]
-PLANNERS = ["hierarchical", "flat", "greedy"]
+# core.planning.registry.PLANNERS (not imported here: it pulls networkx into the first paint); a test checks it
+PLANNERS = ["hierarchical", "flat", "greedy", "hierarchical_per_subgoal"]
+ENDPOINT_PREFIX = "endpoint:"
+
+
+def model_options(cfg: Any) -> list[tuple[str, str]]:
+    """The model picker: the presets, then every `[[endpoints]]` entry of the config (value `endpoint:NAME`)."""
+    opts = [(m, m) for m in MODEL_PRESETS]
+    opts += [(f"endpoint: {e.name}", f"{ENDPOINT_PREFIX}{e.name}") for e in getattr(cfg, "endpoints", [])]
+    return opts
+
+
+def adapter_options() -> list[tuple[str, str]]:
+    """Fine-tuned GGUF LoRA adapters by name (shipped, then the user's trained runs, newest first)."""
+    from core.llm.models import list_adapters
+
+    return [(a.label(), str(a.path)) for a in list_adapters()]
+
+
+def model_label(req: dict[str, Any]) -> str:
+    """What answers this plan, for the model-output pane's title: `endpoint local-llama`, `gemma3-270m +
+    gemma3-270m-sage`, `default model`."""
+    if req.get("endpoint"):
+        return f"endpoint {req['endpoint']}"
+    model = req.get("model") or "default model"
+    model = Path(model).name if model.endswith(".gguf") else model
+    lora = req.get("lora")
+    if lora:
+        p = Path(lora)
+        lora = p.parent.parent.name if p.parent.name == "adapter" else p.parent.name if p.name == "adapter.gguf" else p.name
+    return f"{model} + {lora}" if lora else model
+
+
+def wrap_stream(text: str, col: int, width: int) -> tuple[str, int]:
+    """Insert line breaks into streamed `text` so no line exceeds `width`, given that the current line already
+    holds `col` characters; returns (text, new column)."""
+    out: list[str] = []
+    for i, part in enumerate(text.split("\n")):
+        if i:
+            out.append("\n")
+            col = 0
+        while col + len(part) > width:
+            cut = max(0, width - col)
+            out.append(part[:cut] + "\n")
+            part, col = part[cut:], 0
+        out.append(part)
+        col += len(part)
+    return "".join(out), col
 
 
 class PlanScreen(Screen[None]):
@@ -50,6 +98,7 @@ class PlanScreen(Screen[None]):
         self.timing: dict[int | None, PlanTiming] = {}
         self.started = 0.0
         self.graph_sizes: list[int] = []  # steps in each DAG update of the current plan (drafts, then final)
+        self._stream_col = 0  # column of the model output's last line (for wrapping)
 
     def compose(self) -> ComposeResult:
         cfg = self.app.config  # type: ignore[attr-defined]
@@ -57,13 +106,16 @@ class PlanScreen(Screen[None]):
         with Vertical(id="plan-top"):
             with Horizontal(classes="bar"):
                 yield Input(placeholder="goal, e.g. find flights to Lisbon next Friday and add the cheapest to my calendar", id="goal")
-            with Horizontal(classes="bar"):
-                yield Input(compact=True, placeholder="constraints: max_steps=5 must_use=a,b must_not_use=c", id="constraints")
-                model = cfg.default_model if cfg.default_model in MODEL_PRESETS else None
-                yield Select([(m, m) for m in MODEL_PRESETS], prompt="model: default", compact=True, value=model or Select.NULL, id="model")
-                yield Input(compact=True, placeholder="other model: GGUF path or http(s)://host/v1", id="model-custom", value=cfg.default_model if cfg.default_model and not model else "")
-                yield Input(compact=True, placeholder="LoRA adapter (GGUF)", id="lora")
+            with Horizontal(classes="bar compact-row"):
+                yield Input(compact=True, placeholder="constraints: max_steps=5 must_use=a,b must_not_use=c sequential_only=true", id="constraints")
                 yield Select([(p, p) for p in PLANNERS], value=cfg.planner if cfg.planner in PLANNERS else "hierarchical", allow_blank=False, compact=True, id="planner")
+            with Horizontal(classes="bar compact-row", id="model-row"):
+                options = model_options(cfg)
+                model = cfg.default_model if cfg.default_model in MODEL_PRESETS else None
+                yield Select(options, prompt="model: default", compact=True, value=model or Select.NULL, id="model")
+                yield Select(adapter_options(), prompt="adapter: none", compact=True, id="adapter")
+                yield Input(compact=True, placeholder="other model: GGUF path or http(s) URL", id="model-custom", value=cfg.default_model if cfg.default_model and not model else "")
+                yield Input(compact=True, placeholder="other LoRA: GGUF path", id="lora")
         with Horizontal(id="plan-main"):
             with Vertical(id="plan-center"):
                 with VerticalScroll(id="dag-pane", classes="pane") as d:
@@ -89,23 +141,44 @@ class PlanScreen(Screen[None]):
 
     def on_mount(self) -> None:
         cand = self.query_one("#cand-table", DataTable)
-        for label, width in (("#", 2), ("tool", 22), ("category", 13), ("score", 6), ("stages", 14), ("why", 40)):
+        for label, width in (("#", 2), ("tool", 26), ("category", 13), ("score", 6), ("stages", 14), ("why", 40)):
             cand.add_column(label, width=width)
         timing = self.query_one("#timing-table", DataTable)
         for label, width in (("for", 4), ("decision", 9), ("conf", 4), ("by", 11), ("reason", 40)):
-            timing.add_column(label, width=width)
+            timing.add_column(label, width=width, key=label)
         self.query_one("#goal", Input).focus()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_timing_reason)
+
+    def _fit_timing_reason(self) -> None:
+        """The reason column takes what the timing pane has left (no horizontal scrolling to read it)."""
+        table = self.query_one("#timing-table", DataTable)
+        fixed = sum(c.get_render_width(table) for k, c in table.columns.items() if k != "reason")
+        room = table.scrollable_content_region.width - fixed - 2 * table.cell_padding - 2
+        column = table.columns.get("reason")  # type: ignore[call-overload]
+        if column is not None and room >= 16 and column.width != room:
+            column.width = room
+            table.refresh(layout=True)
 
     # ---- inputs -------------------------------------------------------------------------------
     def plan_request(self) -> dict[str, Any]:
-        model = self.query_one("#model", Select).value
+        picked = self.query_one("#model", Select).value
+        picked = picked if isinstance(picked, str) else None
         custom = self.query_one("#model-custom", Input).value.strip()
+        adapter = self.query_one("#adapter", Select).value
+        lora = self.query_one("#lora", Input).value.strip() or (adapter if isinstance(adapter, str) else None)
+        endpoint = picked[len(ENDPOINT_PREFIX):] if picked and picked.startswith(ENDPOINT_PREFIX) and not custom else None
+        model = custom or (None if endpoint else picked)
+        if lora and model is None and not endpoint:
+            model = "gemma3-270m"  # the adapters are trained on (and exported against) the bundled Gemma
         cfg = self.app.config  # type: ignore[attr-defined]
         return {
             "goal": self.query_one("#goal", Input).value.strip(),
             "constraints": self.query_one("#constraints", Input).value.strip(),
-            "model": custom or (model if isinstance(model, str) else None),
-            "lora": self.query_one("#lora", Input).value.strip() or None,
+            "model": model,
+            "endpoint": endpoint,
+            "lora": None if endpoint else lora,
             "planner": str(self.query_one("#planner", Select).value),
             "selector": cfg.selector,
             "timing": cfg.timing,
@@ -123,6 +196,7 @@ class PlanScreen(Screen[None]):
             self.query_one("#goal", Input).focus()
             return
         self._reset()
+        self.query_one("#stream-pane").border_title = f"Model output · {model_label(req)}"
         self.started = time.monotonic()
         self.sub_title = "planning…"
         self.run_planner(req)
@@ -134,6 +208,8 @@ class PlanScreen(Screen[None]):
         self.query_one("#timing-table", DataTable).clear()
         self.query_one("#checks", Static).update("")
         self.query_one("#stream", Log).clear()
+        self._stream_col = 0
+        self.query_one("#stream-pane").border_subtitle = ""
         self.query_one("#node-info", Static).update("")
         self.query_one(DagView).set_steps([])
 
@@ -151,10 +227,17 @@ class PlanScreen(Screen[None]):
 
     # ---- worker messages ------------------------------------------------------------------------
     def on_plan_stage(self, msg: PlanStage) -> None:
+        if msg.stage == "generating":  # one per LLM call: on the stream pane, not the header (no re-layout)
+            self.query_one("#stream-pane").border_subtitle = msg.detail
+            return
         self.sub_title = f"{msg.stage}… {msg.detail}".strip()
 
     def on_plan_tokens(self, msg: PlanTokens) -> None:
-        self.query_one("#stream", Log).write(msg.text)
+        """Append a coalesced chunk, hard-wrapped at the pane width (Log lines do not wrap by themselves)."""
+        log = self.query_one("#stream", Log)
+        width = max(20, log.size.width - log.styles.scrollbar_size_vertical - 1)  # room for the scrollbar to come
+        text, self._stream_col = wrap_stream(msg.text, self._stream_col, width)
+        log.write(text)
 
     def on_plan_candidates(self, msg: PlanCandidates) -> None:
         table = self.query_one("#cand-table", DataTable)
@@ -172,32 +255,41 @@ class PlanScreen(Screen[None]):
         self.steps = list(msg.steps)
         self.graph_sizes.append(len(self.steps))
         self.status = {int(s["id"]): s.get("status", "ok") for s in msg.steps}
-        self.query_one(DagView).set_steps(self.steps, self.status, msg.layout)
-        self.query_one("#dag-pane").border_subtitle = f"{len(self.steps)} steps · {len(self.query_one(DagView).layout_.levels)} levels"
+        dag = self.query_one(DagView)
+        dag.set_steps(self.steps, self.status, msg.layout, subgoals=msg.sub_goals)
+        draft = " · draft" if msg.stage in ("", "subgoals", "steps") else ""
+        n, levels = len(self.steps), len(dag.layout_.levels)
+        self.query_one("#dag-pane").border_subtitle = (f"{n} step{'' if n == 1 else 's'} · "
+                                                       f"{levels} level{'' if levels == 1 else 's'}{draft}")
 
     def on_plan_checks(self, msg: PlanChecks) -> None:
         text = Text()
         for p in msg.problems:
-            text.append(f"✗ {p}\n", style=self.app.theme_variables.get("error", ""))
+            text.append(f"✗ {p}\n", style=theme_color(self.app, "error"))
         for r in msg.repairs:
-            text.append(f"↻ {r}\n", style=self.app.theme_variables.get("warning", ""))
+            text.append(f"↻ {r}\n", style=theme_color(self.app, "warning"))
         if not msg.problems and not msg.repairs:
-            text.append("✓ valid DAG, every tool known, arguments match schemas", style=self.app.theme_variables.get("success", ""))
+            text.append("✓ valid DAG, every tool known, arguments match schemas", style=theme_color(self.app, "success"))
         self.query_one("#checks", Static).update(text)
 
     def on_plan_timing(self, msg: PlanTiming) -> None:
+        """Decisions arrive goal first, then by step id: append a row (or update the step's row in place)."""
         self.timing[msg.step_id] = msg
         table = self.query_one("#timing-table", DataTable)
-        table.clear()
-        for sid, t in sorted(self.timing.items(), key=lambda kv: -1 if kv[0] is None else kv[0]):
-            label = "goal" if sid is None else f"#{sid}"
-            decision = Text("call tool" if t.should_call_tool else "answer", style="bold" if t.should_call_tool else "")
-            table.add_row(label, decision, f"{t.confidence:.2f}", t.strategy, t.reason)
+        key = "goal" if msg.step_id is None else f"#{msg.step_id}"
+        decision = Text("call tool" if msg.should_call_tool else "answer", style="bold" if msg.should_call_tool else "")
+        cells = (key, decision, f"{msg.confidence:.2f}", msg.strategy, msg.reason)
+        if key in table.rows:
+            for col, value in zip(table.columns, cells, strict=True):
+                table.update_cell(key, col, value)
+        else:
+            table.add_row(*cells, key=key)
 
     def on_plan_done(self, msg: PlanDone) -> None:
         self.plan = msg.plan
         stored = f" · stored {msg.run_id}" if msg.run_id else ""
-        self.sub_title = f"done in {msg.seconds:.1f}s · {len(msg.plan.get('steps', []))} steps{stored}"
+        n = len(msg.plan.get("steps", []))
+        self.sub_title = f"done in {msg.seconds:.1f}s · {n} step{'' if n == 1 else 's'}{stored}"
         dag = self.query_one(DagView)
         dag.focus()
         dag.action_select()

@@ -52,14 +52,15 @@ class TokenCoalescer:
 
 
 class TapBackend:
-    """Wraps an LLM backend: streams tokens to the UI and, after each call, posts the steps parsed so far
-    (core's lenient parser) so the DAG grows while the planner works."""
+    """Wraps an LLM backend: streams tokens to the UI, honours cancellation and, only for planners without
+    core's `on_progress` hook (`grow=True`), posts the steps parsed from each answer so the DAG still grows."""
 
-    def __init__(self, inner: Any, post: Post, tokens: TokenCoalescer) -> None:
+    def __init__(self, inner: Any, post: Post, tokens: TokenCoalescer, *, grow: bool = True) -> None:
         self.inner = inner
         self.name = getattr(inner, "name", "backend")
         self.post = post
         self.tokens = tokens
+        self.grow = grow
         self.draft: list[Any] = []
         self.calls = 0
 
@@ -82,7 +83,8 @@ class TapBackend:
         comp = self.inner.complete(messages, on_token=on_token, **kwargs)
         self.tokens("\n")
         self.tokens.flush()
-        self._grow(comp.text)
+        if self.grow:
+            self._grow(comp.text)
         return comp
 
     def _grow(self, text: str) -> None:
@@ -112,10 +114,56 @@ def _step_dict(s: Any) -> dict[str, Any]:
             "subgoal_id": s.subgoal_id, "description": s.description}
 
 
-def get_backend(app: Any, model: str | None, lora: str | None) -> Any:
-    """The app's injected backend (tests), an OpenAI-compatible endpoint, or llama.cpp (loaded once)."""
+def accepts_on_progress(planner: Any) -> bool:
+    """Whether `planner.plan` takes core's `on_progress` hook (partial plans after sub-goals / step batches)."""
+    import inspect
+
+    try:
+        return "on_progress" in inspect.signature(planner.plan).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class ProgressPoster:
+    """`on_progress` for core planners: posts each partial plan (draft steps, status pending, and the
+    sub-goals) as a PlanGraph with its layout computed here, in the worker thread."""
+
+    def __init__(self, post: Post) -> None:
+        self.post = post
+        self.calls = 0
+
+    def __call__(self, partial: Any) -> None:
+        if get_current_worker().is_cancelled:
+            raise InterruptedError("planning cancelled")
+        from sage_tui.widgets.dag import layout_steps
+
+        self.calls += 1
+        steps = [{**_step_dict(s), "status": "pending"} for s in partial.steps]
+        subgoals = [{"id": g.id, "description": g.description} for g in getattr(partial, "subgoals", [])]
+        stage = str(partial.meta.get("stage", "")) if isinstance(getattr(partial, "meta", None), dict) else ""
+        self.post(PlanGraph(steps, subgoals, layout=layout_steps(partial.steps), stage=stage))
+
+
+def get_backend(app: Any, model: str | None, lora: str | None, endpoint: str | None = None) -> Any:
+    """The app's injected backend (tests), a named `[[endpoints]]` entry or an http(s) URL (OpenAI-compatible),
+    or llama.cpp with an optional LoRA (loaded once per model/adapter pair)."""
     if getattr(app, "llm_backend", None) is not None:
         return app.llm_backend
+    if endpoint:
+        ep = app.config.endpoint(endpoint)
+        if ep is None:
+            from core.errors import ConfigError
+
+            raise ConfigError(f"no endpoint named {endpoint!r} in the config", path=str(app.config.source or "config.toml"))
+        key: tuple[str | None, str | None] = (f"endpoint:{ep.name}:{ep.base_url}:{ep.model}", None)
+        with _BACKENDS_LOCK:
+            if key not in _BACKENDS:
+                from core.llm.openai_compat import OpenAICompatibleBackend
+
+                _BACKENDS[key] = OpenAICompatibleBackend(ep.base_url, model=ep.model, chat_format=ep.chat_format,
+                                                         api_key=ep.api_key(), timeout_s=ep.timeout_s,
+                                                         schema_style=ep.schema_style)
+            return _BACKENDS[key]
     key = (model, lora)
     with _BACKENDS_LOCK:
         if key not in _BACKENDS:
@@ -157,6 +205,13 @@ def constraints_from_text(text: str) -> Any:
 
 def plan_goal(app: Any, req: dict[str, Any], post: Post) -> None:
     """Plan `req["goal"]`, posting candidates, DAG updates, checks and timing; store a `plan` run."""
+    from sage_tui.heap import bulk_load_once
+
+    with bulk_load_once("plan-imports"):  # the first plan imports numpy, networkx, the planners: freeze them
+        import importlib
+
+        for mod in ("core.planning.base", "core.planning.registry", "core.planning.dag", "core.timing.decider"):
+            importlib.import_module(mod)
     from core.errors import SageError
 
     t0 = time.perf_counter()
@@ -179,18 +234,29 @@ def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer, t0:
     constraints = constraints_from_text(req.get("constraints") or "")
     constraints.check_tools(catalog)
     req["constraints_obj"] = constraints
-    selector = make_selector(catalog, req.get("selector"))
+    from sage_tui.heap import bulk_load_once
+
+    with bulk_load_once(("selector", req.get("selector"), catalog.hash)):  # fitted once (core caches it)
+        selector = make_selector(catalog, req.get("selector"))
     config = PlannerConfig()
     post(PlanStage("retrieving", "tool candidates"))
     post(PlanCandidates(selector.select(req["goal"], top_k=config.top_k)))
     backend = None
+    hooked = accepts_on_progress(PLANNERS[req["planner"]])  # core reports partial plans itself
     if PLANNERS[req["planner"]].uses_llm:
         post(PlanStage("loading", "model"))
-        backend = TapBackend(get_backend(app, req.get("model"), req.get("lora")), post, tokens)
+        with bulk_load_once(("backend", req.get("model"), req.get("lora"), req.get("endpoint"))):
+            inner = get_backend(app, req.get("model"), req.get("lora"), req.get("endpoint"))
+        backend = TapBackend(inner, post, tokens, grow=not hooked)
     planner = make_planner(req["planner"], catalog, selector=selector, backend=backend or object(), config=config)
     post(PlanStage("planning", req["planner"]))
-    plan = planner.plan(req["goal"], constraints=constraints)
+    if hooked:
+        plan = planner.plan(req["goal"], constraints=constraints, on_progress=ProgressPoster(post))
+    else:
+        plan = planner.plan(req["goal"], constraints=constraints)
     tokens.flush()
+    with bulk_load_once(("warm", req.get("model"), req.get("lora"), req.get("endpoint"))):
+        pass  # the first plan filled the model's lazy caches (vocabulary, regexes): freeze them once too
     validation = plan.meta.get("validation", {})
     bad_steps = {i.get("step_id") for i in validation.get("issues", []) if isinstance(i, dict)}
     repaired = {r.step_id for r in plan.repairs if r.step_id is not None}
@@ -200,9 +266,13 @@ def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer, t0:
         steps.append({**_step_dict(s), "status": status})
     from sage_tui.widgets.dag import layout_steps
 
-    post(PlanGraph(steps, [g.__dict__ for g in plan.subgoals], layout=layout_steps(plan.steps)))
+    post(PlanGraph(steps, [{"id": g.id, "description": g.description} for g in plan.subgoals],
+                   layout=layout_steps(plan.steps), stage="final"))
     problems = [i.get("detail") or i.get("message") or str(i) for i in validation.get("issues", []) if isinstance(i, dict)]
     problems += [v.get("detail", str(v)) for v in plan.meta.get("constraint_violations", [])]
+    missing = plan.meta.get("subgoals_without_steps") or []
+    if missing:
+        problems.append(f"no step for sub-goal{'s' if len(missing) > 1 else ''} {', '.join(f'SG{m}' for m in missing)}")
     post(PlanChecks(problems + list(plan.warnings), [f"{r.kind}: {r.detail}" for r in plan.repairs]))
     post(PlanStage("timing", req.get("timing") or ""))
     _timing(app, req, plan, selector, post)
@@ -215,7 +285,7 @@ def _timing(app: Any, req: dict[str, Any], plan: Any, selector: Any, post: Post)
     from core.timing.decider import TimingDecider
 
     strategy = req.get("timing") or "hybrid"
-    backend = get_backend(app, req.get("model"), req.get("lora")) if strategy != "rule" else None
+    backend = get_backend(app, req.get("model"), req.get("lora"), req.get("endpoint")) if strategy != "rule" else None
     decider = TimingDecider(strategy, app.get_catalog(), selector=selector, backend=backend)
 
     def by(d: Any) -> str:
@@ -235,7 +305,8 @@ def _store(app: Any, req: dict[str, Any], plan: Any, planner: Any, seconds: floa
     store = app.store
     catalog = app.get_catalog()
     constraints = req.get("constraints_obj")
-    config = {**planner.describe(), "goal": plan.goal, "constraints": constraints.to_dict() if constraints else {}}
+    config = {**planner.describe(), "goal": plan.goal, "constraints": constraints.to_dict() if constraints else {},
+              "picked": {k: req.get(k) for k in ("model", "endpoint", "lora")}}
     run_id = store.create_run("plan", config, task="task_planning", method=req["planner"], name=plan.goal[:60],
                               catalog_hash=catalog.hash, tags=["tui"])
     store.log_event(run_id, "plan", payload=plan.to_dict())

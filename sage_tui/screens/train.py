@@ -40,6 +40,7 @@ from sage_tui.screens.train_form import (
     write_config,
 )
 from sage_tui.screens.train_job import STEP_RE, fmt_eta, job_progress, read_job
+from sage_tui.theme import theme_color, theme_style
 
 
 def _row(label: str, widget: Widget) -> Horizontal:
@@ -171,7 +172,7 @@ class TrainScreen(Screen[None]):
             text = Text(shown_command(train_command("<config.toml>", self.app.store.path)), style="")  # type: ignore[attr-defined]
             text.append("\n(the form is written to that TOML file on launch)", style="dim")
         except Exception as exc:  # noqa: BLE001 - the preview explains what is wrong
-            text = Text(f"✗ {exc}", style=self.app.theme_variables.get("error", ""))
+            text = Text(f"✗ {exc}", style=theme_color(self.app, "error"))
         self.query_one("#command-preview", Static).update(text)
 
     # ---- job control ------------------------------------------------------------------------------
@@ -306,7 +307,7 @@ class TrainScreen(Screen[None]):
         info = Text()
         info.append(f"{run['id']}  ", style="bold")
         color = {"completed": "success", "failed": "error", "running": "accent", "interrupted": "warning"}.get(run["status"], "foreground")
-        info.append(run["status"], style=f"bold {self.app.theme_variables.get(color, '')}")
+        info.append(run["status"], style=theme_style(self.app, color, bold=True))
         info.append(f"  method {run.get('method') or '-'}\n")
         info.append(f"step {step}/{total or '?'}  ETA {fmt_eta(eta)}")
         if "tokens_per_second" in snap.latest:
@@ -316,7 +317,7 @@ class TrainScreen(Screen[None]):
         if "loss" in snap.latest:
             info.append(f"  ·  loss {snap.latest['loss']:.4f}")
         if run.get("error"):
-            info.append(f"\n{run['error']}", style=self.app.theme_variables.get("error", ""))
+            info.append(f"\n{run['error']}", style=theme_color(self.app, "error"))
         self.query_one("#job-info", Static).update(info)
         if len(snap.loss) != self._last_loss_n:  # redraw the plot only when points arrived
             self._last_loss_n = len(snap.loss)

@@ -17,6 +17,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from sage_tui.theme import theme_color
+
+NODE_WIDTH = 30  # columns one node box needs (tool ids run to ~26 characters)
 STATUS_COLOR = {"pending": "foreground-muted", "ok": "success", "repaired": "warning", "invalid": "error", "running": "accent"}
 
 
@@ -69,12 +72,16 @@ class DagView(Widget, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.steps: list[dict] = []
         self.status: dict[int, str] = {}
+        self.subgoals: list[dict] = []
         self.layout_: Layout = Layout([], [], [])
 
-    def set_steps(self, steps: Sequence[dict], status: dict[int, str] | None = None, layout: Layout | None = None) -> None:
-        """Draw step dicts {id, tool_id, depends_on, ...}; `layout` comes from layout_steps() in a worker."""
+    def set_steps(self, steps: Sequence[dict], status: dict[int, str] | None = None, layout: Layout | None = None,
+                  subgoals: Sequence[dict] | None = None) -> None:
+        """Draw step dicts {id, tool_id, depends_on, subgoal_id, ...} under the sub-goals {id, description};
+        `layout` comes from layout_steps() in a worker."""
         self.steps = list(steps)
         self.status = dict(status or {})
+        self.subgoals = list(subgoals or [])
         self.layout_ = layout if layout is not None else (layout_steps(self.steps) if self.steps else Layout([], [], []))
         ids = [i for lvl in self.layout_.levels for i in lvl]
         if self.selected not in ids:
@@ -105,33 +112,27 @@ class DagView(Widget, can_focus=True):
         self.refresh(layout=True)
 
     def _color(self, name: str) -> str:
-        return self.app.theme_variables.get(name, "")
+        return theme_color(self.app, name)
+
+    def _subgoal_line(self) -> Text:
+        line = Text("sub-goals ", style="bold")
+        for n, g in enumerate(self.subgoals):
+            line.append(("  " if n else "") + f"SG{g['id']} ", style=self._color("accent"))
+            line.append(str(g.get("description", "")))
+        return line
 
     def render(self) -> RenderableType:
         if not self.steps:
+            if self.subgoals:
+                return Group(self._subgoal_line(), Text("drafting steps…", style=self._color("foreground-muted")))
             return Text("no plan yet: type a goal and press enter", style=self._color("foreground-muted"))
         by_id = {s["id"]: s for s in self.steps}
-        rows: list[RenderableType] = []
+        rows: list[RenderableType] = [self._subgoal_line()] if self.subgoals else []
+        per_row = max(1, (self.size.width - 5) // NODE_WIDTH) if self.size.width else 4
         for n, level in enumerate(self.layout_.levels):
-            grid = Table.grid(padding=(0, 1))
-            grid.add_column(width=4)
-            for _ in level:
-                grid.add_column()
-            cells: list[RenderableType] = [Text(f"L{n}", style="bold")]
-            for sid in level:
-                step = by_id.get(sid)
-                if step is None:
-                    continue
-                status = self.status.get(sid, "ok")
-                color = self._color(STATUS_COLOR.get(status, "foreground"))
-                deps = ",".join(f"#{d}" for d in step["depends_on"]) or "-"
-                body = Text.assemble((f"#{sid} ", "bold"), (step["tool_id"], "bold"), "\n", (f"← {deps}  {status}", color))
-                if sid in self.layout_.critical and len(self.layout_.critical) > 1:
-                    body.append("  ★", style=self._color("accent"))
-                chosen = sid == self.selected
-                cells.append(Panel(body, border_style=f"{'bold ' if chosen else ''}{self._color('accent') if chosen else color}", expand=False, box=_box(chosen)))
-            grid.add_row(*cells)
-            rows.append(grid)
+            for chunk_start in range(0, len(level), per_row):  # a wide level wraps onto more rows
+                chunk = level[chunk_start:chunk_start + per_row]
+                rows.append(self._level_row(f"L{n}" if chunk_start == 0 else "", chunk, by_id))
             if n + 1 < len(self.layout_.levels):
                 nxt = self.layout_.levels[n + 1]
                 edges = [f"#{d}→#{s}" for s in nxt for d in by_id[s]["depends_on"] if d in by_id]
@@ -139,6 +140,29 @@ class DagView(Widget, can_focus=True):
         if self.layout_.issues:
             rows.append(Text("\n".join(f"! {i}" for i in self.layout_.issues), style=self._color("error")))
         return Group(*rows)
+
+    def _level_row(self, label: str, level: Sequence[int], by_id: dict[int, dict]) -> RenderableType:
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(width=4)
+        for _ in level:
+            grid.add_column()
+        cells: list[RenderableType] = [Text(label, style="bold")]
+        for sid in level:
+            step = by_id.get(sid)
+            if step is None:
+                continue
+            status = self.status.get(sid, "ok")
+            color = self._color(STATUS_COLOR.get(status, "foreground"))
+            deps = ",".join(f"#{d}" for d in step["depends_on"]) or "-"
+            sg = f"SG{step['subgoal_id']} " if step.get("subgoal_id") is not None and self.subgoals else ""
+            body = Text.assemble((f"#{sid} ", "bold"), (step["tool_id"], "bold"), "\n",
+                                 (sg, self._color("accent")), (f"← {deps}  {status}", color))
+            if sid in self.layout_.critical and len(self.layout_.critical) > 1:
+                body.append("  ★", style=self._color("accent"))
+            chosen = sid == self.selected
+            cells.append(Panel(body, border_style=f"{'bold ' if chosen else ''}{self._color('accent') if chosen else color}", expand=False, box=_box(chosen)))
+        grid.add_row(*cells)
+        return grid
 
 
 def _box(chosen: bool):  # noqa: ANN202
