@@ -1,6 +1,7 @@
 """Planning/timing benchmark: plan latency p50/p95, binding vs raw llama.cpp tokens/s, timing throughput.
 
     .venv/bin/python bench/planning.py [--limit 20] [--threads 1] [--model gemma3-270m] [--llama-bench PATH]
+        [--planners hierarchical,flat,greedy,hierarchical_per_subgoal@OTHER_LORA.gguf]
 
 Raw llama.cpp numbers come from `llama-bench` built from the source the binding vendors
 (bench/build_llama_bench.sh). Results go to bench/results/planning-<timestamp>.json.
@@ -28,65 +29,130 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
 
 
-def bench_plans(catalog, samples, backend, planners) -> dict:
+def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
+    """Plan every sample with every planner, interleaved (sample 1 with each planner, then sample 2, ...), so
+    load drift on a shared box hits all planners alike. The first planner call per planner also loads its
+    context (KV-cached system prompt), as in the product.
+
+    A planner spec `name@LORA` (LORA = a GGUF LoRA path, or `none` for the base model) runs that planner on
+    the same base model with another adapter (`backend_for(LORA)`): e.g. the previous adapter with the
+    per-sub-goal planner next to the new one, under the same load."""
     from core.metrics.planning import gold_steps, plan_metrics
     from core.planning.registry import make_planner, make_selector
 
     sel = make_selector(catalog)
-    out = {}
-    for name in planners:
-        p = make_planner(name, catalog, selector=sel, backend=backend)
-        lat, metrics, calls, toks = [], [], [], []
-        parts: dict[str, list[float]] = {k: [] for k in ("prompt_tokens", "reused_prompt_tokens", "sampled_tokens",
-                                                         "forced_tokens", "prompt_s", "forward_s", "regex_s")}
-        for s in samples:
+    keys = ("prompt_tokens", "reused_prompt_tokens", "sampled_tokens", "forced_tokens", "prompt_s", "forward_s",
+            "regex_s")
+    made = {}
+    for spec in planners:
+        name, _, lora = spec.partition("@")
+        made[spec] = make_planner(name, catalog, selector=sel, backend=backend_for(lora) if lora else backend)
+    acc = {name: {"lat": [], "metrics": [], "calls": [], "toks": [], "parts": {k: [] for k in keys}}
+           for name in planners}
+    load = []
+    for s in samples:
+        load.append(os.getloadavg()[0])
+        for name, p in made.items():
+            a = acc[name]
             t0 = time.perf_counter()
             plan = p.plan(s["instruction"], candidates=s.get("candidate_tools"))
-            lat.append(time.perf_counter() - t0)
-            metrics.append(plan_metrics(plan.steps, gold_steps(s), catalog, plan.candidates))
-            calls.append(plan.meta.get("llm_calls", 0))
-            toks.append(plan.meta.get("completion_tokens", 0))
-            for k, v in parts.items():
+            a["lat"].append(time.perf_counter() - t0)
+            a["metrics"].append(plan_metrics(plan.steps, gold_steps(s), catalog, plan.candidates))
+            a["calls"].append(plan.meta.get("llm_calls", 0))
+            a["toks"].append(plan.meta.get("completion_tokens", 0))
+            for k, v in a["parts"].items():
                 v.append(float(plan.meta.get(k, 0.0)))
-        mean = {k: statistics.fmean(m[k] for m in metrics) for k in metrics[0]}
-        out[name] = {"n": len(samples), "p50_s": pct(lat, 0.5), "p95_s": pct(lat, 0.95), "mean_llm_calls":
-                     statistics.fmean(calls), "mean_completion_tokens": statistics.fmean(toks), "metrics": mean,
-                     "mean_breakdown": {k: statistics.fmean(v) for k, v in parts.items()}}
-        print(f"plan {name:12s} p50 {out[name]['p50_s']:.2f}s  p95 {out[name]['p95_s']:.2f}s  "
-              f"struct-exec {mean['structural_executability']:.2f}  node_f1 {mean['node_f1']:.3f}  "
-              f"exact {mean['exact_match']:.3f}", flush=True)
+    out = {}
+    for name in planners:
+        a = acc[name]
+        mean = {k: statistics.fmean(m[k] for m in a["metrics"]) for k in a["metrics"][0]}
+        out[name] = {"n": len(samples), "p50_s": pct(a["lat"], 0.5), "p95_s": pct(a["lat"], 0.95),
+                     "mean_llm_calls": statistics.fmean(a["calls"]),
+                     "mean_completion_tokens": statistics.fmean(a["toks"]), "metrics": mean,
+                     "mean_breakdown": {k: statistics.fmean(v) for k, v in a["parts"].items()},
+                     "latencies_s": [round(x, 3) for x in a["lat"]]}
+        print(f"plan {name:24s} p50 {out[name]['p50_s']:.2f}s  p95 {out[name]['p95_s']:.2f}s  "
+              f"calls {out[name]['mean_llm_calls']:.1f}  struct-exec {mean['structural_executability']:.2f}  "
+              f"node_f1 {mean['node_f1']:.3f}  edge_f1 {mean['edge_f1']:.3f}  exact {mean['exact_match']:.3f}",
+              flush=True)
+    bench_plans.load1_per_sample = [round(x, 2) for x in load]  # type: ignore[attr-defined]
     return out
 
 
 def binding_tps(llm, n_prompt: int, n_gen: int, reps: int) -> dict:
-    """Prompt processing (pp) and generation (tg) tokens/s through llama-cpp-python, like llama-bench."""
+    """Prompt processing (pp) and generation (tg) tokens/s through llama-cpp-python, like llama-bench.
+
+    Like llama-bench: KV cache cleared per rep, one warm-up, tg decodes one token at a time without
+    sampling (`tg_tps`); `tg_sample_tps` also runs greedy sampling per token (what generation costs)."""
     bos = llm.token_bos()
     prompt = [bos] + [min(1000 + i, llm.n_vocab() - 1) for i in range(n_prompt - 1)]
-    pp, tg = [], []
+    llm.reset()
+    llm.eval(prompt[:8])  # warm-up (llama-bench runs one too)
+    pp, tg, tgs = [], [], []
     for _ in range(reps):
         llm.reset()
         t0 = time.perf_counter()
         llm.eval(prompt)
         pp.append(n_prompt / (time.perf_counter() - t0))
         llm.reset()
+        t0 = time.perf_counter()
+        tok = bos
+        for i in range(n_gen):
+            llm.eval([tok])
+            tok = 1000 + (i * 7919) % 20000
+        tg.append(n_gen / (time.perf_counter() - t0))
+        llm.reset()
         llm.eval([bos])
         t0 = time.perf_counter()
         for _ in range(n_gen):
             tok = llm.sample(top_k=1)
             llm.eval([tok])
-        tg.append(n_gen / (time.perf_counter() - t0))
-    return {"pp_tps": statistics.median(pp), "tg_tps": statistics.median(tg)}
+        tgs.append(n_gen / (time.perf_counter() - t0))
+    return {"pp_tps": statistics.median(pp), "tg_tps": statistics.median(tg), "tg_sample_tps": statistics.median(tgs),
+            "pp_samples": pp, "tg_samples": tg, "tg_sample_samples": tgs}
 
 
 def raw_tps(exe: str, model: str, threads: int, n_prompt: int, n_gen: int, reps: int) -> dict:
     res = subprocess.run([exe, "-m", model, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
-                          "-r", str(reps), "-o", "json"], capture_output=True, text=True, check=True)
+                          "-r", str(reps), "-o", "json",
+                          # the binding's settings (llama-cpp-python defaults): flash attention off, batch 512
+                          "-fa", "off", "-b", "512", "-ub", "512"], capture_output=True, text=True, check=True)
     rows = json.loads(res.stdout)
-    out = {}
+    out: dict = {}
     for r in rows:
         key = "pp_tps" if r.get("n_prompt", 0) > 0 and r.get("n_gen", 0) == 0 else "tg_tps"
         out[key] = float(r["avg_ts"])
+        out[key.replace("_tps", "_samples")] = [float(x) for x in r.get("samples_ts") or []]
+        out.setdefault("info", {k: r.get(k) for k in ("build_commit", "cpu_info", "backends", "n_threads", "n_batch",
+                                                     "n_ubatch", "type_k", "flash_attn", "use_mmap", "model_type")})
     return out
+
+
+def tps_rounds(llm, exe: str | None, model: str, threads: int, n_p: int, n_g: int, reps: int, rounds: int) -> dict:
+    """Binding and llama-bench interleaved `rounds` times (same model, threads, sizes), so load drift hits both;
+    the ratio is computed per round and summarised by the median, with the load average per round."""
+    per = []
+    for i in range(rounds):
+        la0 = os.getloadavg()[0]
+        b = binding_tps(llm, n_p, n_g, reps)
+        raw = raw_tps(exe, model, threads, n_p, n_g, reps) if exe else {}
+        row = {"round": i, "load1_start": la0, "load1_end": os.getloadavg()[0], "binding": b, "raw": raw,
+               "ratio": {k: b[k] / raw[k] for k in ("pp_tps", "tg_tps") if raw.get(k)}}
+        per.append(row)
+        r = row["ratio"]
+        print(f"  round {i}: load {la0:.2f}  binding pp {b['pp_tps']:.1f} tg {b['tg_tps']:.1f} (sampled "
+              f"{b['tg_sample_tps']:.1f})" + (f"  raw pp {raw['pp_tps']:.1f} tg {raw['tg_tps']:.1f}  ratio pp "
+                                             f"{r['pp_tps']:.2f} tg {r['tg_tps']:.2f}" if raw else ""), flush=True)
+    med = {}
+    for k in ("pp_tps", "tg_tps"):
+        med[f"binding_{k}"] = statistics.median(x["binding"][k] for x in per)
+        if exe:
+            med[f"raw_{k}"] = statistics.median(x["raw"][k] for x in per)
+            med[f"ratio_{k}"] = statistics.median(x["ratio"][k] for x in per)
+            med[f"ratio_{k}_min"] = min(x["ratio"][k] for x in per)
+            med[f"ratio_{k}_max"] = max(x["ratio"][k] for x in per)
+    med["binding_tg_sample_tps"] = statistics.median(x["binding"]["tg_sample_tps"] for x in per)
+    return {"rounds": per, "median": med}
 
 
 def bench_timing(catalog, samples, backend, strategies) -> dict:
@@ -122,6 +188,12 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--planners", default="hierarchical,flat,greedy")
     ap.add_argument("--llama-bench", default=None, help="llama-bench executable (default: the cache-dir build)")
+    ap.add_argument("--n-prompt", type=int, default=128, help="tps: prompt tokens (llama-bench -p)")
+    ap.add_argument("--n-gen", type=int, default=32, help="tps: generated tokens (llama-bench -n)")
+    ap.add_argument("--tps-reps", type=int, default=3, help="tps: repetitions per round (llama-bench -r)")
+    ap.add_argument("--tps-rounds", type=int, default=1, help="tps: binding/llama-bench rounds, interleaved")
+    ap.add_argument("--tps-n-ctx", type=int, default=0,
+                    help="tps: binding context size (default: the backend's, 2048; llama-bench uses n_prompt+n_gen)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: plan,tps,timing")
     args = ap.parse_args()
 
@@ -141,19 +213,47 @@ def main() -> None:
     if "plan" not in skip:
         ds = load_dataset(default_dataset_path("task_planning", args.split), task="task_planning")
         samples = ds.samples[: args.limit]
-        result["planning"] = bench_plans(load_catalog(), samples, backend, args.planners.split(","))
+        others: dict = {}
+
+        def backend_for(lora: str):
+            if lora not in others:
+                base = "gemma3-270m" if args.model in ("gemma3-270m", "sage-gemma3-270m") else args.model
+                r = resolve_model(base, None if lora == "none" else lora)
+                others[lora] = LlamaCppBackend(r, n_threads=threads, decoding=args.decoding)
+                result.setdefault("other_models", {})[lora] = r.to_dict()
+            return others[lora]
+
+        result["planning"] = bench_plans(load_catalog(), samples, backend, args.planners.split(","), backend_for)
         result["planning_dataset"] = {"path": ds.path, "sha256": ds.sha256, "n": len(samples)}
+        result["planning_load1_per_sample"] = getattr(bench_plans, "load1_per_sample", [])
     if "tps" not in skip:
-        n_p, n_g, reps = 128, 32, 3
-        b = binding_tps(backend.llama, n_p, n_g, reps)
-        result["binding"] = b
+        n_p, n_g, reps = args.n_prompt, args.n_gen, args.tps_reps
         exe = args.llama_bench or str(cache_dir() / "llama-bench" / "build" / "bin" / "llama-bench")
-        if shutil.which(exe) or Path(exe).is_file():
-            raw = raw_tps(exe, str(resolved.path), threads, n_p, n_g, reps)
-            result["raw"] = raw
-            result["ratio"] = {k: b[k] / raw[k] for k in raw if k in b}
-            print(f"binding/raw  pp {b['pp_tps']:.1f}/{raw.get('pp_tps', 0):.1f} = {result['ratio'].get('pp_tps', 0):.2f}"
-                  f"  tg {b['tg_tps']:.1f}/{raw.get('tg_tps', 0):.1f} = {result['ratio'].get('tg_tps', 0):.2f}", flush=True)
+        have = bool(shutil.which(exe) or Path(exe).is_file())
+        import llama_cpp
+
+        result["binding_system_info"] = llama_cpp.llama_print_system_info().decode(errors="replace")
+        result["tps_config"] = {"n_prompt": n_p, "n_gen": n_g, "reps": reps, "rounds": args.tps_rounds,
+                                "llama_bench": exe if have else None}
+        llm = backend.llama
+        if args.tps_n_ctx:  # e.g. 256: the binding with llama-bench's small context (it uses n_prompt + n_gen)
+            from core.llm.llamacpp import load_llama
+
+            llm = load_llama(str(resolved.path), None, args.tps_n_ctx, threads)
+        result["tps_config"]["n_ctx_binding"] = llm.n_ctx()
+        t = tps_rounds(llm, exe if have else None, str(resolved.path), threads, n_p, n_g, reps, args.tps_rounds)
+        result["tps"] = t
+        m = t["median"]
+        b = {"pp_tps": m["binding_pp_tps"], "tg_tps": m["binding_tg_tps"], "tg_sample_tps": m["binding_tg_sample_tps"]}
+        result["binding"] = b
+        if have:
+            result["raw"] = {"pp_tps": m["raw_pp_tps"], "tg_tps": m["raw_tg_tps"]}
+            result["raw_info"] = t["rounds"][0]["raw"].get("info")
+            result["ratio"] = {"pp_tps": m["ratio_pp_tps"], "tg_tps": m["ratio_tg_tps"]}
+            print(f"binding/raw (median of {args.tps_rounds} rounds)  pp {b['pp_tps']:.1f}/{m['raw_pp_tps']:.1f} = "
+                  f"{m['ratio_pp_tps']:.2f} [{m['ratio_pp_tps_min']:.2f}-{m['ratio_pp_tps_max']:.2f}]  tg "
+                  f"{b['tg_tps']:.1f}/{m['raw_tg_tps']:.1f} = {m['ratio_tg_tps']:.2f} "
+                  f"[{m['ratio_tg_tps_min']:.2f}-{m['ratio_tg_tps_max']:.2f}]", flush=True)
         else:
             print(f"binding pp {b['pp_tps']:.1f} tok/s, tg {b['tg_tps']:.1f} tok/s; no llama-bench at {exe} "
                   "(run bench/build_llama_bench.sh)", flush=True)

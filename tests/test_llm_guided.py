@@ -7,7 +7,13 @@ import regex
 from planning_support import make_catalog
 
 from core.llm.json_regex import UnsupportedSchema, schema_to_regex
-from core.llm.prompts import subgoals_schema, timing_schema, tool_steps_schema
+from core.llm.prompts import (
+    subgoals_schema,
+    tagged_steps_schema,
+    tagged_steps_target,
+    timing_schema,
+    tool_steps_schema,
+)
 
 
 def _rx(schema):
@@ -31,6 +37,23 @@ def test_tool_steps_regex_accepts_gold_layout_and_rejects_foreign_keys_and_tools
     # a prefix of a valid answer is a partial match; pretty-printed JSON is not this layout
     assert rx.fullmatch(json.dumps(good)[:40], partial=True)
     assert not rx.fullmatch(json.dumps(good, indent=1), partial=True)
+
+
+def test_tagged_steps_regex_restricts_the_subgoal_tag_and_matches_the_training_target():
+    cat = make_catalog()
+    tools = [cat.get("get_weather"), cat.get("send_email")]
+    rx = _rx(tagged_steps_schema(tools, 4, 2))
+    steps = [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},
+             {"id": 2, "tool_id": "send_email", "arguments": {"to": "ana@x.org"}, "depends_on": [1]}]
+    good = tagged_steps_target(steps, [1, 2])
+    assert good.startswith('{"steps": [{"subgoal": 1, "id": 1, "tool_id": "get_weather"')
+    assert rx.fullmatch(good)
+    assert not rx.fullmatch(good.replace('"subgoal": 2', '"subgoal": 3'), partial=True)  # no sub-goal 3
+    assert not rx.fullmatch(good.replace('"subgoal": 1, ', ''), partial=True)  # the tag is required, first
+    assert not rx.fullmatch(good.replace("send_email", "delete_all_files"), partial=True)
+    # after `"subgoal": ` only a digit of 1..n may follow
+    prefix = '{"steps": [{"subgoal": '
+    assert rx.fullmatch(prefix + "2", partial=True) and not rx.fullmatch(prefix + "0", partial=True)
 
 
 def test_timing_and_subgoal_regexes():

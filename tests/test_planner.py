@@ -19,8 +19,9 @@ def hier(answers, **cfg):
     return HierarchicalPlanner(CAT, SEL, ScriptedBackend(answers), PlannerConfig(**cfg))
 
 
-def test_hierarchical_builds_cross_subgoal_dag():
-    p = hier([
+
+def test_hierarchical_per_subgoal_mode_builds_cross_subgoal_dag():
+    p = hier(level2="per_subgoal", answers=[
         {"subgoals": ["get the weather in Rome", "find flights Oslo to Rome", "email the plan to Ana"]},
         {"steps": [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []}]},
         # the model reuses id 1: renumbered to 2, its dependency on the earlier step 1 is kept
@@ -47,8 +48,8 @@ def test_hierarchical_builds_cross_subgoal_dag():
     assert len({c["messages"][0]["content"] for c in p.backend.calls[1:]}) == 1
 
 
-def test_hierarchical_repairs_and_falls_back_with_report():
-    p = hier([
+def test_hierarchical_per_subgoal_mode_repairs_and_falls_back_with_report():
+    p = hier(level2="per_subgoal", answers=[
         "not json at all",  # sub-goals unusable -> clause split
         '```json\n{"steps": [{"tool": "get_weather", "deps": [5]}]}\n```',
         '{"steps": [{"id": 1, "tool_id": "rm_rf", "arguments": {}, "depends_on": []}]}',  # not a candidate
@@ -60,6 +61,98 @@ def test_hierarchical_repairs_and_falls_back_with_report():
     assert validate_dag(plan.steps) == []
     assert all(s.tool_id in plan.candidates for s in plan.steps)
     assert "rm_rf" not in plan.tool_sequence
+
+
+SUBGOALS = {"subgoals": ["get the weather in Rome", "find flights Oslo to Rome", "email the plan to Ana"]}
+
+
+def test_hierarchical_batched_level2_is_one_call_with_steps_tagged_by_subgoal():
+    progress = []
+    p = hier([
+        SUBGOALS,
+        {"steps": [
+            {"subgoal": 1, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},
+            {"subgoal": 2, "id": 2, "tool_id": "search_flights", "arguments": {"origin": "Oslo", "destination": "Rome"},
+             "depends_on": []},
+            {"subgoal": 3, "id": 3, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1, 2]}]},
+    ])
+    plan = p.plan(GOAL, on_progress=progress.append)
+    assert plan.meta["llm_calls"] == 2 and len(p.backend.calls) == 2 and plan.meta["level2"] == "batched"
+    assert [(s.id, s.tool_id, s.depends_on, s.subgoal_id) for s in plan.steps] == [
+        (1, "get_weather", [], 1), (2, "search_flights", [], 2), (3, "send_email", [1, 2], 3)]
+    assert plan.meta["validation"]["ok"] is True and plan.meta["levels"] == [[1, 2], [3]]
+    assert not [r for r in plan.repairs if r.kind in ("subgoal", "fallback")]
+    # the level-2 prompt lists the numbered sub-goals; the schema restricts the tag and the tool
+    call = p.backend.calls[1]
+    assert "Sub-goals:\n1. get the weather in Rome\n2. find flights Oslo to Rome\n3. email the plan to Ana" in \
+        call["messages"][1]["content"]
+    shapes = call["json_schema"]["properties"]["steps"]["items"]["anyOf"]
+    assert all(list(s["properties"])[0] == "subgoal" and s["properties"]["subgoal"]["enum"] == [1, 2, 3]
+               for s in shapes)
+    assert [x for s in shapes for x in s["properties"]["tool_id"]["enum"]] == plan.candidates
+    # progress: sub-goals decided (no steps yet), then the step batch; snapshots are partial drafts
+    assert [q.meta["stage"] for q in progress] == ["subgoals", "steps"]
+    assert all(q.meta["partial"] is True and isinstance(q, Plan) for q in progress)
+    assert [g.description for g in progress[0].subgoals] == SUBGOALS["subgoals"] and progress[0].steps == []
+    assert [(s.tool_id, s.subgoal_id) for s in progress[1].steps] == [
+        ("get_weather", 1), ("search_flights", 2), ("send_email", 3)]
+    assert "validation" not in progress[1].meta and "partial" not in plan.meta
+    progress[1].steps.clear()  # snapshots are copies
+    assert len(plan.steps) == 3
+
+
+def test_hierarchical_batched_repairs_invalid_subgoal_tags_and_ids():
+    # a backend that ignored its schema: tag 7 (no such sub-goal), "x", a missing tag, duplicate ids
+    p = hier([
+        SUBGOALS,
+        '{"steps": [{"subgoal": 7, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},'
+        ' {"subgoal": "x", "id": 1, "tool_id": "search_flights", "arguments": {}, "depends_on": [1]},'
+        ' {"id": 3, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [2]},'
+        ' {"subgoal": 3, "id": 4, "tool_id": "delete_all_files", "arguments": {}, "depends_on": []}]}',
+    ])
+    plan = p.plan(GOAL, candidates=["get_weather", "search_flights", "send_email"])
+    tagged = [r for r in plan.repairs if r.kind == "subgoal"]
+    assert len(tagged) == 3 and "7" in tagged[0].detail
+    assert [(s.id, s.tool_id, s.subgoal_id) for s in plan.steps] == [
+        (1, "get_weather", 1), (2, "search_flights", 1), (3, "send_email", 1)]
+    assert plan.steps[1].depends_on == [1]
+    assert any(r.kind == "duplicate_id" for r in plan.repairs)
+    assert any(r.kind == "tool" and "delete_all_files" in r.detail for r in plan.repairs)
+    assert plan.meta["subgoals_without_steps"] == [2, 3]
+    assert validate_dag(plan.steps) == []
+
+
+def test_hierarchical_batched_falls_back_per_subgoal_and_respects_max_steps():
+    p = hier([SUBGOALS, "garbage"])
+    plan = p.plan(GOAL)
+    assert any(r.kind == "fallback" for r in plan.repairs)
+    assert [s.subgoal_id for s in plan.steps] == [1, 2, 3]
+    assert plan.tool_sequence == ["get_weather", "search_flights", "send_email"]
+    many = {"steps": [{"subgoal": 1, "id": i, "tool_id": "get_weather", "arguments": {}, "depends_on": []}
+                      for i in range(1, 6)]}
+    plan = hier([SUBGOALS, many]).plan(GOAL, constraints=PlanConstraints(max_steps=2))
+    assert len(plan.steps) == 2 and any(r.kind == "truncate" for r in plan.repairs)
+
+
+def test_on_progress_for_per_subgoal_flat_and_greedy():
+    seen = []
+    hier(level2="per_subgoal", answers=[
+        {"subgoals": ["get the weather in Rome", "email it to Ana"]},
+        {"steps": [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []}]},
+        {"steps": [{"id": 2, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1]}]},
+    ]).plan(GOAL, on_progress=seen.append)
+    assert [(q.meta["stage"], len(q.steps)) for q in seen] == [("subgoals", 0), ("steps", 1), ("steps", 2)]
+    seen.clear()
+    FlatPlanner(CAT, SEL, ScriptedBackend(["garbage"])).plan(GOAL, on_progress=seen.append)
+    assert [q.meta["stage"] for q in seen] == ["steps"]
+    seen.clear()
+    GreedyPlanner(CAT, SEL).plan(GOAL, on_progress=seen.append)
+    assert [(q.meta["stage"], len(q.steps)) for q in seen] == [("subgoals", 0), ("steps", 3)]
+
+
+def test_level2_mode_is_checked():
+    with pytest.raises(UsageError, match="level2"):
+        PlannerConfig(level2="fast")
 
 
 def test_flat_planner_and_truncation_report():
@@ -105,3 +198,16 @@ def test_goal_checks():
 def test_plan_json_round_trip():
     plan = GreedyPlanner(CAT, SEL).plan(GOAL)
     assert Plan.from_dict(plan.to_dict()).to_dict() == plan.to_dict()
+
+
+def test_per_subgoal_planner_is_registered_for_the_ablation():
+    from core.planning.registry import PLANNERS, make_planner
+
+    p = make_planner("hierarchical_per_subgoal", CAT, selector=SEL, backend=ScriptedBackend([
+        {"subgoals": ["get the weather in Rome", "email it to Ana"]},
+        {"steps": [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []}]},
+        {"steps": [{"id": 2, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1]}]}]))
+    plan = p.plan(GOAL)
+    assert plan.planner == "hierarchical_per_subgoal" and plan.meta["llm_calls"] == 3
+    assert plan.meta["level2"] == "per_subgoal" and PlannerConfig().level2 == "batched"
+    assert PLANNERS["hierarchical"] is HierarchicalPlanner

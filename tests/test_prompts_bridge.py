@@ -17,6 +17,7 @@ from training.formatting import render_gemma
 from training.prompts_bridge import (
     MAX_STEPS_PER_SUBGOAL,
     MAX_SUBGOALS,
+    balance_timing,
     dialog_messages,
     expand_views,
     subgoal_groups,
@@ -41,10 +42,62 @@ def _check_prefix(msgs):
     assert spans[-1][0] == len(prompt)
 
 
-def test_planning_views_are_the_hierarchical_and_flat_planner_calls(dialogs):
+def test_batched_level2_view_is_the_hierarchical_planners_step_call(dialogs):
     cat = load_catalog_cached()
     d = _first(dialogs, lambda x: x["task"] == "task_planning" and len(x["gold"]["steps"]) == 4)
-    views = expand_views([d], ["flat", "subgoals", "steps"])
+    views = expand_views([d], ["subgoals", "steps"])
+    assert [v["id"] for v in views] == [f"{d['id']}:subgoals", f"{d['id']}:steps"]
+    tools = [cat.get(t) for t in d["tools"]]
+    goal = d["messages"][1]["content"]
+    subgoals = json.loads(dialog_messages(views[0])[-1]["content"])["subgoals"]
+    msgs = dialog_messages(views[1])
+    assert msgs[:-1] == prompts.steps_all_prompt(goal, tools, subgoals)
+    assert "Sub-goals:\n1. " in msgs[1]["content"] and msgs[1]["content"].endswith("\nSteps:")
+    answer = json.loads(msgs[-1]["content"])["steps"]
+    assert [list(s)[:2] for s in answer] == [["subgoal", "id"]] * 4  # the tag comes first (schema order)
+    assert [s["subgoal"] for s in answer] == [1, 2, 3, 4]  # one sub-goal per gold step here
+    assert [{k: v for k, v in s.items() if k != "subgoal"} for s in answer] == d["gold"]["steps"]
+    _check_prefix(msgs)
+    # the target matches the decoding schema's compact layout (guided decoding can reproduce it)
+    import regex
+
+    from core.llm.json_regex import schema_to_regex
+
+    pattern = schema_to_regex(prompts.tagged_steps_schema(tools, 8, len(subgoals)))
+    assert regex.fullmatch(pattern, msgs[-1]["content"])
+    # groups of several steps share one tag
+    five = [*d["gold"]["steps"], {**d["gold"]["steps"][0], "id": 5, "depends_on": [4]}]
+    msgs5 = dialog_messages({**views[1], "gold": {"steps": five}})
+    assert [s["subgoal"] for s in json.loads(msgs5[-1]["content"])["steps"]] == [1, 1, 2, 3, 4]
+
+
+def test_timing_share_balances_call_and_no_call(dialogs):
+    pool = expand_views(dialogs, ["subgoals", "steps"])
+    n_timing = sum(s["task"] == "timing_judgment" for s in pool)
+    assert n_timing / len(pool) < 0.34  # without balancing (1,100 timing vs 2,200 planning views)
+    out = expand_views(dialogs, ["subgoals", "steps"], timing_share=0.38, seed=0)
+    timing = [s for s in out if s["task"] == "timing_judgment"]
+    calls = sum(bool(s["gold"]["should_call_tool"]) for s in timing)
+    assert calls == len(timing) - calls  # balanced
+    assert abs(len(timing) / len(out) - 0.38) < 0.01
+    assert out == expand_views(dialogs, ["subgoals", "steps"], timing_share=0.38, seed=0)  # deterministic
+    order = {s["id"]: i for i, s in enumerate(pool)}
+    assert [order[s["id"]] for s in out] == sorted(order[s["id"]] for s in out)  # original order kept
+    # too many timing samples for the share: the timing classes shrink alike
+    few = [s for s in pool if s["task"] != "timing_judgment"][:100] + [s for s in pool if s["task"] == "timing_judgment"]
+    small = balance_timing(few, 0.5, seed=1)
+    t = [s for s in small if s["task"] == "timing_judgment"]
+    assert len(t) == 100 and sum(bool(s["gold"]["should_call_tool"]) for s in t) == 50
+    with pytest.raises(DataError):
+        balance_timing(few, 1.5)
+    with pytest.raises(ConfigError):
+        config_from_dict({"data": {"timing_share": 1.0}})
+
+
+def test_planning_views_are_the_per_subgoal_and_flat_planner_calls(dialogs):
+    cat = load_catalog_cached()
+    d = _first(dialogs, lambda x: x["task"] == "task_planning" and len(x["gold"]["steps"]) == 4)
+    views = expand_views([d], ["flat", "subgoals", "steps_each"])
     ids = [v["id"] for v in views]
     assert ids[:2] == [f"{d['id']}:flat", f"{d['id']}:subgoals"]
     steps_views = [v for v in views if v["view"].startswith("step")]
@@ -116,3 +169,17 @@ def test_bad_views_are_typed_errors(dialogs):
     with pytest.raises(ConfigError) as exc:
         config_from_dict({"data": {"plan_views": ["subgoal"]}})
     assert exc.value.field == "data.plan_views"
+
+
+def test_subgoals_are_tool_titles_with_values_only_to_tell_repeats_apart(dialogs):
+    cat = load_catalog_cached()
+    d = _first(dialogs, lambda x: x["task"] == "task_planning" and len(x["gold"]["steps"]) == 3)
+    steps = d["gold"]["steps"]
+    texts = [t for t, _ in subgoal_groups(steps, cat)]
+    titles = [cat.get(s["tool_id"]).name.lower() for s in steps]
+    assert texts == titles if len(set(titles)) == 3 else len(set(texts)) == 3
+    first = steps[0]
+    twice = [first, {**first, "id": 2, "arguments": {k: f"{v} bis" for k, v in first["arguments"].items()},
+                     "depends_on": []}]
+    t1, t2 = [t for t, _ in subgoal_groups(twice, cat)]
+    assert t1 == titles[0] and t2 != t1 and t2.startswith(titles[0] + " (")

@@ -31,6 +31,7 @@ class LoraConfig:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: list[str] = field(default_factory=list)  # empty: per-architecture default
+    init_adapter: str = ""  # a peft adapter dir (same r / targets) whose weights initialise the LoRA
 
 
 @dataclass
@@ -40,6 +41,7 @@ class DataConfig:
     limit: int = 0  # use the first N dialogs per task (0 = all)
     plan_views: list[str] = field(default_factory=lambda: ["flat"])  # flat | subgoals | steps (training/prompts_bridge.py)
     seed_shuffle: bool = True
+    timing_share: float = 0.0  # > 0: timing samples = this share of the pool, call/no-call balanced (prompts_bridge)
 
 
 @dataclass
@@ -95,6 +97,10 @@ class EvalConfig:
     task_planning: int = 12
     limit: int = 0  # > 0: caps every task's sample count (the TUI form's "eval limit")
     max_new_tokens: int = 200
+    plan_scored: int = 0  # planning samples scored teacher-forced (gold-plan token accuracy / NLL); 0 = off
+    selection_split: str = ""  # per-task split overrides (empty: `split`)
+    timing_split: str = ""
+    planning_split: str = ""
 
 
 @dataclass
@@ -150,8 +156,12 @@ class Config:
             raise bad("expected auto, gemma or template", "model.chat_format")
         if self.lora.r < 1:
             raise bad("must be >= 1", "lora.r")
-        if self.eval.split not in ("test", "test_extended", "validation"):
-            raise bad("expected test, test_extended or validation", "eval.split")
+        for fld in ("split", "selection_split", "timing_split", "planning_split"):
+            v = getattr(self.eval, fld)
+            if v not in ("test", "test_extended", "validation") and not (v == "" and fld != "split"):
+                raise bad("expected test, test_extended or validation", f"eval.{fld}")
+        if not 0 <= self.data.timing_share < 1:
+            raise bad("must be >= 0 and < 1", "data.timing_share")
         from training.prompts_bridge import PLAN_VIEWS
 
         for v in self.data.plan_views:

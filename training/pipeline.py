@@ -70,7 +70,7 @@ def load_training_samples(cfg: Config) -> tuple[list[dict[str, Any]], str, str]:
         raise DataError("the training dataset is empty (after task filter / limit)", path=str(path), field="data")
     from training.prompts_bridge import expand_views
 
-    return expand_views(samples, cfg.data.plan_views), str(path), ds.sha256
+    return expand_views(samples, cfg.data.plan_views, cfg.data.timing_share, cfg.train.seed), str(path), ds.sha256
 
 
 @dataclass
@@ -102,8 +102,12 @@ def run_training(
     cancel: threading.Event | None = None,
     tags: tuple[str, ...] = (),
     parent_id: str | None = None,
+    reuse_base: bool = False,
 ) -> TrainResult:
-    """Run `cfg` as one stored `train` run (or continue run `run_id` when `resume`)."""
+    """Run `cfg` as one stored `train` run (or continue run `run_id` when `resume`).
+
+    `reuse_base` (set by `compare`): load the base model once per process and give each run a copy
+    with a fresh LoRA (training/trainer.py `load_base`)."""
     from training.base_models import resolve_base_model
 
     log = log or (lambda s: print(s, flush=True))
@@ -125,7 +129,7 @@ def run_training(
             resolve_budget(cfg.coreset.budget, len(samples))
         store.update_run(rid, dataset_hash=sha, config={**cfg.to_dict(), "out_dir": str(out_dir), "data_path": path})
         out_dir.mkdir(parents=True, exist_ok=True)
-        res = _train(cfg, store, rid, model_dir, samples, out_dir, log, cancel, resume)
+        res = _train(cfg, store, rid, model_dir, samples, out_dir, log, cancel, resume, reuse_base)
     except SageError as exc:
         store.log_event(rid, str(exc), level="error")
         store.finish_run(rid, "failed", error=str(exc))
@@ -142,7 +146,9 @@ def run_training(
 
 
 def _train(cfg: Config, store: Any, rid: str, model_dir: Path, samples: list[dict[str, Any]], out_dir: Path,
-           log: LogFn, cancel: threading.Event, resume: bool) -> TrainResult:
+           log: LogFn, cancel: threading.Event, resume: bool, reuse_base: bool = False) -> TrainResult:
+    import time
+
     from training.formatting import encode_all
     from training.trainer import AgentSFTTrainer, data_hash
 
@@ -151,7 +157,9 @@ def _train(cfg: Config, store: Any, rid: str, model_dir: Path, samples: list[dic
         store.log_event(rid, line)
 
     tr = AgentSFTTrainer(cfg, out_dir, store=store, run_id=rid, log=log_and_store, cancel=cancel)
-    tr.setup(model_dir)
+    t0 = time.perf_counter()
+    tr.setup(model_dir, reuse_base=reuse_base)
+    store.log_metrics(rid, {"setup_seconds": time.perf_counter() - t0})
     enc_all = encode_all(samples, tr.tokenizer, max_len=cfg.model.max_seq_len, chat_format=cfg.model.chat_format)
     by_id = {e.sample_id: e for e in enc_all}
     if not enc_all:
@@ -210,8 +218,10 @@ def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn) -> dict[st
     def cap(n: int) -> int:
         return n if e.limit <= 0 or n < 0 else (e.limit if n == 0 else min(n, e.limit))
 
+    splits = {t: v for t, v in (("tool_selection", e.selection_split), ("timing_judgment", e.timing_split),
+                                ("task_planning", e.planning_split)) if v}
     sizes = EvalSizes(cap(e.tool_selection), cap(e.tool_retrieval), cap(e.timing_judgment), cap(e.task_planning),
-                      e.max_new_tokens)
+                      e.max_new_tokens, cap(e.plan_scored) if e.plan_scored > 0 else 0, splits or None)
     store.log_event(rid, f"evaluating on the {e.split} split", payload={"sizes": sizes.to_dict()})
 
     def progress(task: str, i: int, n: int) -> None:
@@ -231,7 +241,16 @@ def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: s
     c = cfg.coreset
 
     def loss_fn(ss: list[dict[str, Any]]) -> list[float]:
-        return tr.per_sample_losses([by_id[str(s["id"])] for s in ss], batch_size=c.score_batch_size)
+        # the model is untrained here: a fresh LoRA (B = 0) computes exactly the base model's loss,
+        # so scores are cached per (base, dtype, encoded sample) and shared by B1/B3/D and all seeds
+        enc = [by_id[str(s["id"])] for s in ss]
+        keys = [_loss_key(tr, e) for e in enc]
+        todo = [i for i, k in enumerate(keys) if k not in BASE_LOSS_CACHE]
+        if todo:
+            vals = tr.per_sample_losses([enc[i] for i in todo], batch_size=c.score_batch_size)
+            BASE_LOSS_CACHE.update({keys[i]: v for i, v in zip(todo, vals, strict=True)})
+        store.log_metrics(rid, {"coreset_scored": float(len(todo)), "coreset_cached": float(len(enc) - len(todo))})
+        return [BASE_LOSS_CACHE[k] for k in keys]
 
     sel = CoresetSelector(c.strategy, c.budget, seed=cfg.train.seed, loss_ratio=c.loss_ratio, embedder=c.embed_model,
                           loss_fn=loss_fn if c.strategy in ("loss_topk", "hybrid") else None)
@@ -244,6 +263,19 @@ def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: s
     store.log_metrics(rid, {"coreset_seconds": res.seconds})
     keep = set(res.ids)
     return [s for s in samples if str(s["id"]) in keep]
+
+
+BASE_LOSS_CACHE: dict[str, float] = {}  # per-sample loss of the untrained (base) model, per process
+
+
+def _loss_key(tr: Any, e: Any) -> str:
+    import hashlib
+
+    h = hashlib.sha256(f"{tr.model_dir}|{tr.dtype}|{tr.cfg.lora.dropout}|".encode())
+    h.update(",".join(map(str, e.input_ids)).encode())
+    h.update(b"|")
+    h.update(",".join(map(str, e.labels)).encode())
+    return h.hexdigest()
 
 
 def _count_tasks(samples: list, ids: set[str]) -> dict[str, int]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelError, TrainingError
+from core.errors import ModelError, NotFoundError, TrainingError
 from training.config import Config, dump_toml
 from training.formatting import Encoded, collate
 
@@ -81,6 +81,35 @@ def cosine_lambda(warmup: int, total: int) -> Callable[[int], float]:
     return f
 
 
+BASE_CACHE: dict[tuple[str, str], tuple[Any, Any]] = {}  # (model dir, dtype) -> (tokenizer, pristine base)
+
+
+def load_base(model_dir: Path, dtype: Any, *, reuse: bool = False) -> tuple[Any, Any]:
+    """(tokenizer, base model). With `reuse`, the first load is kept (one entry) and a deep copy is
+    returned, so training one copy never touches the kept weights."""
+    import copy
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    key = (str(Path(model_dir).resolve()), str(dtype))
+    if reuse and key in BASE_CACHE:
+        tok, base = BASE_CACHE[key]
+        return tok, copy.deepcopy(base)
+    try:
+        tok = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model_dir}: cannot load the base model: {exc}") from None
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if not reuse:
+        return tok, model
+    model.requires_grad_(False)
+    BASE_CACHE.clear()
+    BASE_CACHE[key] = (tok, model)
+    return tok, copy.deepcopy(model)
+
+
 @dataclass
 class RecipeState:
     step: int = 0  # optimizer steps done
@@ -129,11 +158,14 @@ class AgentSFTTrainer:
     def ckpt_dir(self) -> Path:
         return self.out_dir / "checkpoint-last"
 
-    def setup(self, model_dir: str | Path) -> None:
-        """Load tokenizer + base model, wrap it with LoRA, move it to the device."""
+    def setup(self, model_dir: str | Path, *, reuse_base: bool = False) -> None:
+        """Load tokenizer + base model, wrap it with a fresh LoRA, move it to the device.
+
+        `reuse_base`: keep the loaded base model in this process (`BASE_CACHE`) and give every
+        later setup a deep copy of it, so `compare` loads the weights once for all its methods;
+        the LoRA weights are new each time (same seed -> same initial adapter as a cold load)."""
         import torch
         from peft import LoraConfig, get_peft_model
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from training.base_models import model_architecture
 
@@ -146,13 +178,7 @@ class AgentSFTTrainer:
         self.model_dir = Path(model_dir)
         arch = model_architecture(self.model_dir)
         self.state.model_type = arch
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-            model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=self.dtype)
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{self.model_dir}: cannot load the base model: {exc}") from None
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer, model = load_base(self.model_dir, self.dtype, reuse=reuse_base)
         targets = self.cfg.lora.target_modules or DEFAULT_TARGETS.get(arch, STD_TARGETS)
         names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
         missing = [m for m in targets if m not in names]
@@ -169,11 +195,33 @@ class AgentSFTTrainer:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.enable_input_require_grads()
         model.config.use_cache = False
+        torch.manual_seed(t.seed)  # the LoRA init does not depend on how the base was obtained
         self.model = get_peft_model(model, lcfg).to(self.device)
+        if self.cfg.lora.init_adapter:
+            self._load_init_adapter(Path(self.cfg.lora.init_adapter).expanduser())
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
         if self.device == "cuda":
             torch.cuda.reset_peak_memory_stats()
+
+    def _load_init_adapter(self, path: Path) -> None:
+        """Start from an existing adapter's LoRA weights (same r and target modules; new optimizer/schedule)."""
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        f = path / "adapter_model.safetensors"
+        if not f.exists():
+            raise NotFoundError(f"lora.init_adapter: {f} not found")
+        cfg_p = path / "adapter_config.json"
+        if cfg_p.exists():
+            ac = json.loads(cfg_p.read_text())
+            if ac.get("r") not in (None, self.cfg.lora.r):
+                raise ModelError(f"lora.init_adapter {path} has r={ac.get('r')}, this config r={self.cfg.lora.r}")
+        res = set_peft_model_state_dict(self.model, load_file(str(f)))
+        unexpected = list(getattr(res, "unexpected_keys", []) or [])
+        if unexpected:
+            raise ModelError(f"lora.init_adapter {path} does not fit this model: {unexpected[:3]}")
+        self.log(f"initialised LoRA weights from {path}")
 
     def plan(self, n_samples: int, *, epochs: int | None = None, max_steps: int | None = None) -> int:
         """Schedule the next `train()` over `n_samples` per epoch (cosine with warmup).

@@ -40,6 +40,17 @@ Done: 1 weather_lookup
 Sub-goal: send the forecast to Ana by text message
 Steps: {"steps": [{"id": 2, "tool_id": "send_sms", "arguments": {"to": "Ana", "text": "weather report"}, "depends_on": [1]}]}"""
 
+STEPS_ALL_SYSTEM = """You turn numbered sub-goals into tool steps. Use ONLY tools from the list. Each step: "subgoal" (the number of its sub-goal), "id" (1, 2, ...), "tool_id" (from the list), "arguments" (values taken from the goal), "depends_on" (ids of earlier steps whose output it needs). Output JSON.
+Example.
+Tools:
+- weather_lookup: Get the weather forecast for a city (city, date)
+- send_sms: Send a text message (to, text)
+Goal: Check tomorrow's weather in Oslo and text it to Ana.
+Sub-goals:
+1. get tomorrow's weather in Oslo
+2. send the forecast to Ana by text message
+Steps: {"steps": [{"subgoal": 1, "id": 1, "tool_id": "weather_lookup", "arguments": {"city": "Oslo", "date": "tomorrow"}, "depends_on": []}, {"subgoal": 2, "id": 2, "tool_id": "send_sms", "arguments": {"to": "Ana", "text": "weather report"}, "depends_on": [1]}]}"""
+
 TIMING_SYSTEM = """Decide if the assistant must call a tool now (live data, an action, a lookup) or can answer directly (chit-chat, general knowledge, or the needed tool result is already in the conversation). Output JSON.
 Example.
 Tools:
@@ -119,6 +130,18 @@ def tool_steps_schema(tools: Sequence[Tool], max_steps: int) -> dict[str, Any]:
                                                        "maxItems": max_steps}}, "required": ["steps"]}
 
 
+def tagged_steps_schema(tools: Sequence[Tool], max_steps: int, n_subgoals: int) -> dict[str, Any]:
+    """Decoding schema of the batched level 2 (`steps_all_prompt`): `tool_steps_schema` with a leading
+    `"subgoal"` key restricted to the existing sub-goal numbers 1..n_subgoals (enum), so every step is
+    tagged with its sub-goal and `tool_id` can still only be a candidate."""
+    base = tool_steps_schema(tools, max_steps)
+    sg = {"enum": list(range(1, max(1, n_subgoals) + 1))}
+    for shape in base["properties"]["steps"]["items"]["anyOf"]:
+        shape["properties"] = {"subgoal": sg, **shape["properties"]}
+        shape["required"] = ["subgoal", *shape["required"]]
+    return base
+
+
 def subgoals_schema(max_subgoals: int) -> dict[str, Any]:
     item = {"type": "string", "minLength": 3, "maxLength": 80}
     return {"type": "object", "properties": {"subgoals": {"type": "array", "items": item, "minItems": 1,
@@ -155,6 +178,16 @@ def step_prompt(goal: str, tools: Sequence[Tool], done: Sequence[tuple[int, str]
             {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\nDone: {done_txt}\nSub-goal: {subgoal}\nSteps:"}]
 
 
+def subgoals_block(subgoals: Sequence[str]) -> str:
+    return "Sub-goals:\n" + "\n".join(f"{i}. {t}" for i, t in enumerate(subgoals, start=1))
+
+
+def steps_all_prompt(goal: str, tools: Sequence[Tool], subgoals: Sequence[str]) -> list[Message]:
+    """Level 2, batched: the steps of every sub-goal in one call; each step carries `"subgoal": k`."""
+    return [{"role": "system", "content": STEPS_ALL_SYSTEM},
+            {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\n{subgoals_block(subgoals)}\nSteps:"}]
+
+
 def context_block(context: Sequence[Message], max_messages: int = 4, max_chars: int = 200) -> str:
     lines = []
     for m in list(context)[-max_messages:]:
@@ -181,6 +214,13 @@ def steps_target(steps: Sequence[dict[str, Any]]) -> str:
     """Gold steps -> assistant answer for `plan_prompt` / `step_prompt`."""
     return answer_json({"steps": [{"id": s["id"], "tool_id": s["tool_id"], "arguments": s.get("arguments", {}),
                                    "depends_on": list(s.get("depends_on", []))} for s in steps]})
+
+
+def tagged_steps_target(steps: Sequence[dict[str, Any]], subgoal_of: Sequence[int]) -> str:
+    """Gold steps + the sub-goal number (1-based) of each -> assistant answer for `steps_all_prompt`."""
+    return answer_json({"steps": [{"subgoal": int(k), "id": s["id"], "tool_id": s["tool_id"],
+                                   "arguments": s.get("arguments", {}), "depends_on": list(s.get("depends_on", []))}
+                                  for s, k in zip(steps, subgoal_of, strict=True)]})
 
 
 def subgoal_for_step(tool: Tool, arguments: dict[str, Any]) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ from core.planning.validators import validate_plan
 from core.selection.base import Selector
 
 MAX_GOAL_CHARS = 2000  # longer goals are truncated with a warning (documented in docs/PLANNING.md)
+LEVEL2_MODES = ("batched", "per_subgoal")
+ProgressCallback = Callable[[Plan], None]
 _CLAUSE_SPLIT = re.compile(r"\s*(?:;|\.\s|,?\s+and then\s+|,?\s+then\s+|,\s+and\s+|\s+and\s+|,\s+(?=[a-z]+\s))\s*", re.I)
 
 
@@ -28,6 +31,13 @@ class PlannerConfig:
     max_subgoals: int = 4
     max_tokens: int = 320
     seed: int = 0
+    # hierarchical level 2: "batched" = one call for the steps of every sub-goal (default, fast);
+    # "per_subgoal" = one call per sub-goal (the earlier design, kept for the ablation)
+    level2: str = "batched"
+
+    def __post_init__(self) -> None:
+        if self.level2 not in LEVEL2_MODES:
+            raise UsageError(f"unknown level2 mode {self.level2!r}; expected one of {list(LEVEL2_MODES)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +93,11 @@ class BasePlanner:
         return [self.catalog.get(t) for t in ids]
 
     def plan(self, goal: str, *, constraints: PlanConstraints | None = None,
-             candidates: Sequence[str] | None = None, on_token: TokenCallback | None = None) -> Plan:
+             candidates: Sequence[str] | None = None, on_token: TokenCallback | None = None,
+             on_progress: Callable[[Plan], None] | None = None) -> Plan:
+        """Plan `goal`. `on_progress(partial_plan)` is called once the sub-goals are decided and after each
+        step batch (LLM call) with a snapshot: `subgoals`, the draft steps so far (before repair/validation),
+        `meta["partial"] = True`, `meta["stage"]` = "subgoals" | "steps". The returned plan is the final one."""
         c = constraints or PlanConstraints()
         c.check_tools(self.catalog)
         goal, warnings = check_goal(goal)
@@ -91,7 +105,11 @@ class BasePlanner:
         tools = self.candidates(goal, candidates, c)
         t_sel = time.perf_counter()
         plan = Plan(goal=goal, steps=[], planner=self.name, warnings=warnings, candidates=[t.tool_id for t in tools])
-        steps = self._draft(goal, tools, c, plan, on_token)
+        self._on_progress = on_progress
+        try:
+            steps = self._draft(goal, tools, c, plan, on_token)
+        finally:
+            self._on_progress = None
         self.finalize(plan, steps, c)
         plan.meta.update(select_s=round(t_sel - t0, 4), total_s=round(time.perf_counter() - t0, 4))
         return plan
@@ -99,6 +117,18 @@ class BasePlanner:
     def _draft(self, goal: str, tools: list[Tool], c: PlanConstraints, plan: Plan,
                on_token: TokenCallback | None) -> list[PlanStep]:
         raise NotImplementedError
+
+    _on_progress: Callable[[Plan], None] | None = None
+
+    def progress(self, plan: Plan, steps: Sequence[PlanStep], stage: str) -> None:
+        """Report a partial plan (a deep copy, so the callback may keep or change it) to `on_progress`."""
+        cb = self._on_progress
+        if cb is None:
+            return
+        snap = copy.deepcopy(plan)
+        snap.steps = copy.deepcopy(list(steps))
+        snap.meta = {**snap.meta, "partial": True, "stage": stage}
+        cb(snap)
 
     def greedy_steps(self, texts: Sequence[str], tools: Sequence[Tool], start_id: int, prev: int | None,
                      subgoal_ids: Sequence[int | None] | None = None) -> list[PlanStep]:
@@ -137,3 +167,7 @@ class BasePlanner:
         plan.meta["validation"] = report.to_dict()
         plan.meta["constraint_violations"] = [v.__dict__ for v in check_plan_constraints(kept, c)]
         plan.meta["levels"] = parallel_levels(kept) if report.is_dag else []
+        covered = {s.subgoal_id for s in kept}
+        missing = [g.id for g in plan.subgoals if g.id not in covered]
+        if missing and plan.subgoals:  # the model planned nothing (left) for these sub-goals
+            plan.meta["subgoals_without_steps"] = missing

@@ -25,11 +25,14 @@ class FlatPlanner(BasePlanner):
                                 seed=self.config.seed, on_token=on_token, stats=plan.meta)
         plan.repairs += rep
         if obj is None:
+            self.progress(plan, [], "steps")
             return []
         try:
             steps, rep = normalize_steps(obj)
         except PlanError as exc:
             plan.repairs.append(Repair("json", exc.message))
+            self.progress(plan, [], "steps")
             return []
         plan.repairs += rep
+        self.progress(plan, steps, "steps")
         return steps

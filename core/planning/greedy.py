@@ -17,4 +17,7 @@ class GreedyPlanner(BasePlanner):
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
         clauses = split_clauses(goal, limit)
         plan.subgoals = [SubGoal(i, t) for i, t in enumerate(clauses, start=1)]
-        return self.greedy_steps(clauses, tools, 1, None, [g.id for g in plan.subgoals])
+        self.progress(plan, [], "subgoals")
+        steps = self.greedy_steps(clauses, tools, 1, None, [g.id for g in plan.subgoals])
+        self.progress(plan, steps, "steps")
+        return steps

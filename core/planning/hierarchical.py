@@ -1,16 +1,38 @@
-"""Hierarchical planner: goal -> sub-goals (level 1) -> constrained tool steps per sub-goal (level 2) -> DAG."""
+"""Hierarchical planner: goal -> sub-goals (level 1) -> constrained tool steps (level 2) -> DAG.
+
+Level 2 has two modes (`PlannerConfig.level2`):
+
+* `batched` (default): ONE constrained call returns the steps of every sub-goal, each step tagged with
+  its sub-goal (`{"subgoal": k, "id", "tool_id", "arguments", "depends_on"}`; the decoding schema
+  restricts `subgoal` to the existing numbers 1..n and `tool_id` to the candidates). Two LLM calls per
+  plan whatever the number of sub-goals.
+* `per_subgoal`: one constrained call per sub-goal (the earlier design, kept for the ablation).
+"""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
 
 from core.catalog import Tool
 from core.errors import PlanError
 from core.llm.base import TokenCallback
-from core.llm.prompts import step_prompt, subgoal_prompt, subgoals_schema, tool_steps_schema
+from core.llm.prompts import (
+    step_prompt,
+    steps_all_prompt,
+    subgoal_prompt,
+    subgoals_schema,
+    tagged_steps_schema,
+    tool_steps_schema,
+)
 from core.planning.base import BasePlanner, split_clauses
 from core.planning.constraints import PlanConstraints
 from core.planning.llm_call import call_json
 from core.planning.repair import normalize_steps
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
+
+MAX_STEPS_PER_SUBGOAL = 3  # per_subgoal mode: at most 3 steps per call (training/prompts_bridge.py mirrors it)
+SUBGOAL_KEYS = ("subgoal", "subgoal_id", "sub_goal", "subgoal_index")
 
 
 class HierarchicalPlanner(BasePlanner):
@@ -34,6 +56,74 @@ class HierarchicalPlanner(BasePlanner):
                on_token: TokenCallback | None) -> list[PlanStep]:
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
         plan.subgoals = [SubGoal(i, t) for i, t in enumerate(self._subgoals(goal, plan, on_token), start=1)]
+        plan.meta["level2"] = self.config.level2
+        self.progress(plan, [], "subgoals")
+        if self.config.level2 == "per_subgoal":
+            return self._per_subgoal(goal, tools, limit, plan, on_token)
+        return self._batched(goal, tools, limit, plan, on_token)
+
+    # ---- level 2, batched: one call for all sub-goals ------------------------------------------
+    def _batched(self, goal: str, tools: list[Tool], limit: int, plan: Plan,
+                 on_token: TokenCallback | None) -> list[PlanStep]:
+        n = len(plan.subgoals)
+        obj, rep, _ = call_json(self.backend, steps_all_prompt(goal, tools, [g.description for g in plan.subgoals]),
+                                tagged_steps_schema(tools, limit, n),
+                                max_tokens=self.config.max_tokens // 2 * max(1, n),
+                                seed=self.config.seed, on_token=on_token, stats=plan.meta)
+        plan.repairs += rep
+        new: list[PlanStep] = []
+        if obj is not None:
+            try:
+                new, rep = normalize_steps(obj)
+                plan.repairs += rep
+            except PlanError as exc:
+                plan.repairs.append(Repair("json", f"level 2: {exc.message}"))
+        if not new:
+            plan.repairs.append(Repair("fallback", "level 2: no usable step; used the top retrieved tool per sub-goal"))
+            steps = self.greedy_steps([g.description for g in plan.subgoals], tools, 1, None,
+                                      [g.id for g in plan.subgoals])[:limit]
+            self.progress(plan, steps, "steps")
+            return steps
+        tags = self._subgoal_tags(obj, len(new))
+        steps = self.assign_subgoals(new, tags, n, plan)
+        if len(steps) > limit:
+            plan.repairs.append(Repair("truncate", f"level 2: kept the first {limit} of {len(steps)} steps (max_steps)"))
+            steps = steps[:limit]
+        steps = self._renumber(steps, [], None, plan)
+        self.progress(plan, steps, "steps")
+        return steps
+
+    @staticmethod
+    def _subgoal_tags(obj: Any, n_steps: int) -> list[Any]:
+        """The raw `subgoal` value of each step in the model output (None where absent)."""
+        raw = obj.get("steps") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
+        raw = [r for r in raw or [] if isinstance(r, dict)]
+        tags = [next((r[k] for k in SUBGOAL_KEYS if k in r), None) for r in raw]
+        if len(tags) != n_steps:  # normalize_steps skipped some entries: tags cannot be aligned safely
+            return [None] * n_steps
+        return tags
+
+    @staticmethod
+    def assign_subgoals(steps: list[PlanStep], tags: list[Any], n_subgoals: int, plan: Plan) -> list[PlanStep]:
+        """Set each step's `subgoal_id` from its tag; a missing or invalid tag (not an integer in 1..n)
+        is repaired to the previous step's sub-goal (the first sub-goal for the first step)."""
+        prev = 1
+        out = []
+        for s, tag in zip(steps, tags, strict=True):
+            k = tag if isinstance(tag, int) and not isinstance(tag, bool) else None
+            if k is None and isinstance(tag, str) and tag.strip().isdigit():
+                k = int(tag.strip())
+            if k is None or not 1 <= k <= n_subgoals:
+                plan.repairs.append(Repair("subgoal", f"step {s.id}: sub-goal tag {tag!r} is not one of 1..{n_subgoals}; "
+                                                      f"assigned to sub-goal {prev}", s.id))
+                k = prev
+            prev = k
+            out.append(PlanStep(s.id, s.tool_id, s.arguments, list(s.depends_on), k, s.description))
+        return out
+
+    # ---- level 2, per sub-goal: one call each (ablation) ---------------------------------------
+    def _per_subgoal(self, goal: str, tools: list[Tool], limit: int, plan: Plan,
+                     on_token: TokenCallback | None) -> list[PlanStep]:
         steps: list[PlanStep] = []
         for sg in plan.subgoals:
             room = limit - len(steps)
@@ -42,7 +132,8 @@ class HierarchicalPlanner(BasePlanner):
                 continue
             done = [(s.id, s.tool_id) for s in steps]
             obj, rep, _ = call_json(self.backend, step_prompt(goal, tools, done, sg.description),
-                                    tool_steps_schema(tools, min(room, 3)), max_tokens=self.config.max_tokens // 2,
+                                    tool_steps_schema(tools, min(room, MAX_STEPS_PER_SUBGOAL)),
+                                    max_tokens=self.config.max_tokens // 2,
                                     seed=self.config.seed, on_token=on_token, stats=plan.meta)
             plan.repairs += rep
             new: list[PlanStep] = []
@@ -56,24 +147,45 @@ class HierarchicalPlanner(BasePlanner):
                 plan.repairs.append(Repair("fallback", f"sub-goal {sg.id}: no usable step; used the top retrieved tool"))
                 new = self.greedy_steps([sg.description], tools, 0, steps[-1].id if steps else None)
             steps += self._renumber(new[:room], steps, sg.id, plan)
+            self.progress(plan, steps, "steps")
         return steps
 
     @staticmethod
-    def _renumber(new: list[PlanStep], existing: list[PlanStep], subgoal_id: int, plan: Plan) -> list[PlanStep]:
-        """Give new steps fresh global ids; map their intra-batch dependencies, keep ones to earlier steps."""
+    def _renumber(new: list[PlanStep], existing: list[PlanStep], subgoal_id: int | None,
+                  plan: Plan) -> list[PlanStep]:
+        """Give new steps fresh global ids; map their intra-batch dependencies, keep ones to earlier steps.
+
+        `subgoal_id` None keeps each step's own `subgoal_id` (batched level 2)."""
         taken = {s.id for s in existing}
+        used = set(taken)
         nxt = max(taken, default=0) + 1
-        mapping: dict[int, int] = {}
+        ids: list[int] = []
+        first: dict[int, int] = {}
         for s in new:
-            if s.id in taken or s.id in mapping.values() or s.id < nxt:
-                mapping[s.id] = nxt
-            else:
-                mapping[s.id] = s.id
-            nxt = max(nxt, mapping[s.id]) + 1
+            nid = s.id if s.id >= nxt and s.id not in used else nxt
+            ids.append(nid)
+            first.setdefault(s.id, nid)
+            used.add(nid)
+            nxt = max(nxt, nid) + 1
+        latest: dict[int, int] = {}  # model id -> global id of the latest step so far with that id
         out = []
-        for s in new:
-            deps = [mapping[d] if d in mapping and d not in taken else d for d in s.depends_on]
-            if mapping[s.id] != s.id:
-                plan.repairs.append(Repair("duplicate_id", f"sub-goal {subgoal_id}: step id {s.id} -> {mapping[s.id]}"))
-            out.append(PlanStep(mapping[s.id], s.tool_id, s.arguments, deps, subgoal_id, s.description))
+        for s, nid in zip(new, ids, strict=True):
+            deps = [d if d in taken else latest.get(d, first.get(d, d)) for d in s.depends_on]
+            latest[s.id] = nid
+            sg = s.subgoal_id if subgoal_id is None else subgoal_id
+            if nid != s.id:
+                where = f"sub-goal {sg}" if sg is not None else "level 2"
+                plan.repairs.append(Repair("duplicate_id", f"{where}: step id {s.id} -> {nid}"))
+            out.append(PlanStep(nid, s.tool_id, s.arguments, deps, sg, s.description))
         return out
+
+
+class PerSubgoalHierarchicalPlanner(HierarchicalPlanner):
+    """The hierarchical planner with one level-2 call per sub-goal (`level2 = "per_subgoal"`), for the ablation
+    (`--planner hierarchical_per_subgoal`)."""
+
+    name = "hierarchical_per_subgoal"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config = replace(self.config, level2="per_subgoal")
