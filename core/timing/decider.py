@@ -13,18 +13,31 @@ from core.llm.base import Message
 from core.llm.prompts import timing_prompt, timing_schema
 from core.planning.repair import repair_json
 from core.timing.features import WEIGHTS, TimingFeatures, extract_features, logit
+from core.timing.llm_vote import Calibration, calibration_for, vote_margin
 
 STRATEGIES = ("rule", "llm", "hybrid")
+VOTES = ("logprob", "generate")
+DEFAULT_BAND = 0.05
+DEFAULT_LLM_WEIGHT = 1.0
 MAX_MESSAGE_CHARS = 2000
 
 
 @dataclass
 class TimingConfig:
     threshold: float = 0.6  # rule: call a tool when P(tool) >= threshold (tuned: bench/tune_timing.py)
-    band: float = 0.05  # hybrid: consult the LLM when rule confidence < band (tuned: bench/tune_timing.py)
+    # hybrid: consult the LLM when rule confidence < band; None = the band tuned for this model on the
+    # validation split (core/timing/calibration.json, bench/tune_timing.py), else DEFAULT_BAND
+    band: float | None = None
     score_scale: float = 8.0  # selector score s -> s / (s + scale) in the tool_score feature
     top_k: int = 5  # candidate tools shown to the LLM
     max_tokens: int = 48
+    # llm vote: "logprob" = calibrated P(call) from the logits of the constrained true/false choice
+    # (core/timing/llm_vote.py); "generate" = parse a generated JSON answer (also the fallback for
+    # backends without logits)
+    llm_vote: str = "logprob"
+    # hybrid inside the band: call when (logit P_rule - logit threshold) + llm_weight * logit P_llm >= 0;
+    # None = the weight tuned for this model (calibration.json), else DEFAULT_LLM_WEIGHT
+    llm_weight: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,6 +52,7 @@ class TimingDecision:
     tool: str | None = None
     used_llm: bool = False
     probability: float | None = None  # rule P(tool), when computed
+    llm_probability: float | None = None  # calibrated LLM P(call) (logprob vote), when computed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +85,9 @@ class TimingDecider:
         self.backend = backend
         self.config = config or TimingConfig()
         self.weights = weights or WEIGHTS
+        if self.config.llm_vote not in VOTES:
+            raise UsageError(f"unknown LLM vote {self.config.llm_vote!r}; expected one of {VOTES}")
+        self._calibration: Calibration | None = None
         if strategy != "rule" and backend is None:
             from core.llm.llamacpp import LlamaCppBackend
 
@@ -80,9 +97,34 @@ class TimingDecider:
         d = {"strategy": self.strategy, **self.config.to_dict()}
         if self.strategy != "rule":
             d["model"] = self.backend.info()
+            d["calibration"] = self.calibration.to_dict()
+            d["band"], d["llm_weight"] = self.band, self.llm_weight
         if self.selector is not None and hasattr(self.selector, "config"):
             d["selector"] = self.selector.config()
         return d
+
+    @property
+    def calibration(self) -> Calibration:
+        """Platt scaling of this backend's true/false margin (identity when none was fitted for it)."""
+        if self._calibration is None:
+            self._calibration = calibration_for(self.backend)
+        return self._calibration
+
+    @property
+    def band(self) -> float:
+        if self.config.band is not None:
+            return self.config.band
+        if self.strategy == "rule":
+            return DEFAULT_BAND
+        b = self.calibration.band
+        return DEFAULT_BAND if b is None else b
+
+    @property
+    def llm_weight(self) -> float:
+        if self.config.llm_weight is not None:
+            return self.config.llm_weight
+        w = self.calibration.llm_weight if self.strategy != "rule" else None
+        return DEFAULT_LLM_WEIGHT if w is None else w
 
     def _ranked(self, message: str) -> list[Any]:
         if self.selector is None:
@@ -96,11 +138,26 @@ class TimingDecider:
         msg = msg[:MAX_MESSAGE_CHARS]
         ranked = self._ranked(msg)
         rule = self.rule(msg, context, ranked)
-        if self.strategy == "rule" or (self.strategy == "hybrid" and rule.confidence >= self.config.band):
+        if self.strategy == "rule" or (self.strategy == "hybrid" and rule.confidence >= self.band):
             return rule
         llm = self.llm(msg, context, ranked, fallback=rule)
+        if self.strategy == "hybrid" and llm.llm_probability is not None and rule.probability is not None:
+            return self.combine(rule, llm, ranked)
         llm.strategy = self.strategy
         return llm
+
+    def combine(self, rule: TimingDecision, llm: TimingDecision, ranked: list[Any]) -> TimingDecision:
+        """Inside the band: add the rule's log-odds (relative to its threshold) and the weighted LLM log-odds."""
+        eps = 1e-6
+        pr = min(max(rule.probability or 0.5, eps), 1 - eps)
+        pl = min(max(llm.llm_probability or 0.5, eps), 1 - eps)
+        t = min(max(self.config.threshold, eps), 1 - eps)
+        z = (math.log(pr / (1 - pr)) - math.log(t / (1 - t))) + self.llm_weight * math.log(pl / (1 - pl))
+        call = z >= 0
+        tool = (llm.tool or (ranked[0].tool_id if ranked else None)) if call else None
+        reason = f"rule unsure (P={pr:.2f}, {rule.reason}); LLM P(call)={pl:.2f}"
+        return TimingDecision(call, round(min(abs(_sigmoid(z) - 0.5) * 2, 1.0), 4), reason, "hybrid", tool, True,
+                              rule.probability, llm.llm_probability)
 
     def rule(self, message: str, context: Sequence[Message], ranked: list[Any]) -> TimingDecision:
         top = max(ranked[0].score, 0.0) if ranked else 0.0
@@ -116,7 +173,17 @@ class TimingDecider:
             fallback: TimingDecision | None = None) -> TimingDecision:
         tools = [self.catalog.get(s.tool_id) for s in ranked]
         ids = [t.tool_id for t in tools]
-        comp = self.backend.complete(timing_prompt(message, context, tools), json_schema=timing_schema(ids),
+        messages = timing_prompt(message, context, tools)
+        if self.config.llm_vote == "logprob":
+            margin = vote_margin(self.backend, messages)
+            if margin is not None:
+                p = self.calibration.probability(margin)
+                call = p >= 0.5
+                return TimingDecision(call, round(abs(2 * p - 1), 4),
+                                      f"LLM P(call)={p:.2f} (true-false log-lik. margin {margin:+.2f})", "llm",
+                                      ids[0] if call and ids else None, True,
+                                      fallback.probability if fallback else None, round(p, 4))
+        comp = self.backend.complete(messages, json_schema=timing_schema(ids),
                                      max_tokens=self.config.max_tokens, temperature=0.0)
         try:
             obj, _ = repair_json(comp.text)
