@@ -40,12 +40,40 @@ def naive_k_center(x, k: int, first: int) -> list[int]:  # noqa: ANN001 - numpy 
     return chosen
 
 
+def loss_scoring(n: int) -> dict:
+    """Per-sample loss of the bundled Gemma 3 270M (logits only at answer tokens, batches of 8) on
+    the first `n` quick_cpu training samples: what `loss_topk` / `hybrid` pay once per process
+    (training/pipeline.py caches the base model's scores for the other methods and seeds)."""
+    from training.base_models import resolve_base_model
+    from training.config import load_config
+    from training.formatting import encode_all
+    from training.pipeline import load_training_samples
+    from training.trainer import AgentSFTTrainer
+
+    cfg = load_config("quick_cpu")
+    t0 = time.perf_counter()
+    tr = AgentSFTTrainer(cfg, Path("/tmp/bench-coreset-loss"), log=lambda s: None)
+    tr.setup(resolve_base_model(cfg.model.base))
+    setup_s = time.perf_counter() - t0
+    samples = load_training_samples(cfg)[0][:n]
+    enc = encode_all(samples, tr.tokenizer, max_len=cfg.model.max_seq_len, chat_format=cfg.model.chat_format)
+    t0 = time.perf_counter()
+    losses = tr.per_sample_losses(enc, batch_size=cfg.coreset.score_batch_size)
+    score_s = time.perf_counter() - t0
+    toks = sum(len(e.input_ids) for e in enc)
+    return {"n": len(enc), "setup_s": round(setup_s, 2), "score_s": round(score_s, 2),
+            "samples_per_s": round(len(enc) / score_s, 2), "tokens_per_s": round(toks / score_s, 1),
+            "mean_loss": round(sum(losses) / len(losses), 4)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--k", type=int, default=1600)
     ap.add_argument("--naive-n", type=int, default=400)
     ap.add_argument("--embed-cache", default="", help="reuse/save the embeddings (.npy) to skip re-embedding")
+    ap.add_argument("--loss-n", type=int, default=0,
+                    help="also time loss_topk scoring: per-sample base-model loss of N quick_cpu training samples")
     args = ap.parse_args()
 
     import numpy as np
@@ -100,6 +128,8 @@ def main() -> None:
                      "speedup": round(naive_small_s / fast_small_s, 1), "same_picks": same},
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if args.loss_n:
+        res["loss_scoring"] = loss_scoring(args.loss_n)
     out = Path(__file__).resolve().parent / "results" / f"coreset-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))

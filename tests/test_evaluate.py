@@ -45,6 +45,24 @@ def test_cached_choice_scores_equal_full_forward(scorer):
     assert all(o > c for o, c in zip(open_, got, strict=True))
 
 
+def test_teacher_forced_answer_score_equals_choice_score(scorer):
+    """`answer_scores` (scored planning) and `continuation_logprobs` agree on the same answer, and the
+    greedy-hit count equals argmax agreement of a plain full forward pass."""
+    import torch
+
+    msgs = [{"role": "user", "content": "plan request 2 about weather"}]
+    ans = '{"steps": [{"id": "s1", "tool_id": "weather_lookup"}]}'
+    nll, n, hit = scorer.answer_scores(msgs, ans)
+    assert nll == pytest.approx(-scorer.continuation_logprobs(msgs, [ans])[0], abs=1e-3)
+    prompt = scorer.prompt_ids(msgs)
+    ids = scorer.tok(ans + scorer.end, add_special_tokens=False)["input_ids"]
+    assert n == len(ids)
+    with torch.no_grad():
+        logits = scorer.model(input_ids=torch.tensor([prompt + ids])).logits[0]
+    pred = logits[len(prompt) - 1: len(prompt) + len(ids) - 1].argmax(-1).tolist()
+    assert hit == sum(int(p == t) for p, t in zip(pred, ids, strict=True))
+
+
 def test_evaluate_model_reports_public_metrics_per_task(scorer):
     from training.evaluate import EvalSizes, evaluate_model
 
@@ -66,7 +84,10 @@ def test_evaluate_model_reports_public_metrics_per_task(scorer):
 
 
 def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tmp_path, monkeypatch):
+    from training import pipeline
     from training.compare import run_compare
+
+    pipeline.BASE_LOSS_CACHE.clear()
 
     monkeypatch.setenv("SAGE_TUI_CACHE", str(tmp_path / "cache"))
     data = tmp_path / "train.jsonl"
@@ -76,10 +97,10 @@ def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tm
                    f'[data]\ntrain = "{data}"\n[train]\nbatch_size = 4\nlr = 0.01\n'
                    '[coreset]\nbudget = 0.5\nembed_model = "tfidf"\n[continual]\nbuffer_size = 8\n'
                    '[eval]\ntool_selection = 2\ntool_retrieval = -1\ntiming_judgment = 2\ntask_planning = 1\n'
-                   'max_new_tokens = 8\n')
+                   'max_new_tokens = 8\nplan_scored = 2\ntiming_split = "test_extended"\n')
     store = RunStore(tmp_path / "runs.db")
-    runs = run_compare(str(cfg), store, methods=["A", "C", "R"], log=lambda s: None)
-    assert [r["config"]["method"] for r in runs] == ["A", "C", "R"]
+    runs = run_compare(str(cfg), store, methods=["A", "B1", "C", "D", "R"], log=lambda s: None)
+    assert [r["config"]["method"] for r in runs] == ["A", "B1", "C", "D", "R"]
     for r in runs:
         run = store.get_run(r["run_id"])
         assert run["method"] == r["config"]["method"] and run["status"] == "completed"
@@ -87,9 +108,25 @@ def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tm
         for k in ("acc@1", "mrr", "accuracy", "fpr", "executability", "samples_used", "train_seconds",
                   "tokens_per_second", "peak_memory_mb"):
             assert k in final and k in r["metrics"], (r["config"]["method"], k)
-        assert len(store.sample_results(r["run_id"])) == 5
+        assert len(store.sample_results(r["run_id"])) == 7  # 2 + 2 + 1 generated + 2 scored plans
+        assert {"plan_token_acc", "plan_nll", "ci95/acc@1"} <= set(final)
+        assert {x["sample_id"][:6] for x in store.sample_results(r["run_id"]) if x["sample_id"].startswith("tj-")} == {"tj-ext"}
     by = {r["config"]["method"]: r for r in runs}
     assert by["A"]["metrics"]["samples_used"] == 16 and by["R"]["metrics"]["samples_used"] == 8
+    assert by["B1"]["metrics"]["samples_used"] == 8 and by["D"]["metrics"]["samples_used"] == 8
+    # the base model's per-sample losses are computed once (B1) and reused (D: hybrid = loss + diversity)
+    assert store.final_metrics(by["B1"]["run_id"])["coreset_scored"] == 16
+    assert store.final_metrics(by["D"]["run_id"])["coreset_cached"] == 16
+    assert store.final_metrics(by["D"]["run_id"])["coreset_scored"] == 0
+    for m in ("C", "D"):
+        final = store.final_metrics(by[m]["run_id"])
+        assert {"forgetting", "backward_transfer"} <= set(final), m
+    from training.compare import compare_summary
+
+    md = compare_summary(store, store.get_run(by["C"]["run_id"])["parent_id"])
+    lines = md.splitlines()
+    assert sum(line.startswith(("| A |", "| B1 |", "| C |", "| D |", "| R |")) for line in lines) == 5 + 4
+    assert "± " in md and "| method vs A |" in md
     c = by["C"]["run_id"]
     assert {"forgetting", "backward_transfer"} <= set(store.final_metrics(c))
     chunk = [m for m in store.metrics(c) if m["name"].startswith("chunk_acc/")]

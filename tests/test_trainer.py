@@ -103,3 +103,41 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_dir, tmp_path):
     assert b.train(enc) == "completed" and b.state.step == ref.state.step
     got = b.per_sample_losses(enc)
     assert max(abs(x - y) for x, y in zip(got, ref_loss, strict=False)) < 1e-4
+
+
+def test_reused_base_gets_a_fresh_lora_and_untouched_weights(tiny_dir, tmp_path):
+    """compare loads the base once (`reuse_base`): after one method trained its copy, the next
+    setup's model equals a cold load with the same seed (same LoRA init, same base weights)."""
+    import torch
+
+    from training import trainer as trmod
+
+    trmod.BASE_CACHE.clear()
+    enc = None
+    first = AgentSFTTrainer(_cfg(epochs=2), tmp_path / "a", log=lambda s: None)
+    first.setup(tiny_dir, reuse_base=True)
+    enc = encode_all(tiny_dialogs(8), first.tokenizer, max_len=128)
+    first.plan(len(enc))
+    first.train(enc)
+    trained = {k: v.clone() for k, v in first.model.state_dict().items()}
+    assert len(trmod.BASE_CACHE) == 1
+    again = AgentSFTTrainer(_cfg(epochs=2), tmp_path / "b", log=lambda s: None)
+    again.setup(tiny_dir, reuse_base=True)
+    cold = AgentSFTTrainer(_cfg(epochs=2), tmp_path / "c", log=lambda s: None)
+    cold.setup(tiny_dir)  # no reuse: loaded from disk
+    sa, sc = again.model.state_dict(), cold.model.state_dict()
+    assert sa.keys() == sc.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sc[k]), k
+    lora_b = [k for k in sa if "lora_B" in k]
+    assert lora_b and all(not torch.any(sa[k]) for k in lora_b)  # fresh adapter: B = 0
+    assert any(not torch.equal(trained[k], sa[k]) for k in lora_b)  # the first run really trained
+    b = collate(enc[:4], again.tokenizer.pad_token_id)
+    with torch.no_grad():
+        la = again.model(**b).logits
+        lc = cold.model(**b).logits
+    assert torch.equal(la, lc)
+    _, cached = trmod.BASE_CACHE[next(iter(trmod.BASE_CACHE))]
+    assert all(not p.requires_grad for p in cached.parameters())
+    assert again.model.get_base_model() is not cached
+    trmod.BASE_CACHE.clear()

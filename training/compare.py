@@ -48,7 +48,7 @@ def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, se
                 cfg.train.seed = seed
                 cfg.output.dir = ""
                 log(f"== method {m} seed {seed}")
-                res = run_training(cfg, store, log=log, parent_id=parent, tags=("compare", preset))
+                res = run_training(cfg, store, log=log, parent_id=parent, tags=("compare", preset), reuse_base=True)
                 metrics = {k: float(v) for k, v in res.summary.items() if not k.startswith("eval_")}
                 metrics.update({k: float(res.continual[k]) for k in ("forgetting", "backward_transfer") if k in res.continual})
                 n = int(sum(v for k, v in res.summary.items() if k.startswith("eval_n/")))
@@ -66,3 +66,69 @@ def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, se
     store.log_metrics(parent, {"wall_seconds": time.perf_counter() - t0})
     store.finish_run(parent, "completed")
     return out
+
+
+# ---- reading a finished comparison -------------------------------------------------------------
+# (name in the summary, task of the per-sample rows, per-sample value)
+PAIRED = (
+    ("acc@1", "tool_selection", lambda r: r["metrics"]["acc@1"]),
+    ("mrr", "tool_selection", lambda r: r["metrics"]["mrr"]),
+    ("timing acc", "timing_judgment", lambda r: float(r["pred"] == r["gold"])),
+    ("timing margin", "timing_judgment", lambda r: r["margin"] if r["gold"] else -r["margin"]),
+    ("plan tok-acc", "task_planning_scored", lambda r: r["metrics"]["plan_token_acc"]),
+    ("plan NLL", "task_planning_scored", lambda r: r["metrics"]["plan_nll"]),
+)
+
+
+def _ci(vals: list[float]) -> tuple[float, float]:
+    import math
+
+    n = len(vals)
+    if not n:
+        return float("nan"), float("nan")
+    m = sum(vals) / n
+    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0
+    return m, 1.96 * sd / math.sqrt(n)
+
+
+def compare_summary(store: Any, parent_id: str, baseline: str = "A") -> str:
+    """Markdown: per method the efficiency numbers, each evaluation metric with the half-width of
+    its 95 % CI over evaluation samples, forgetting / BWT, and the paired difference to `baseline`
+    on the same evaluation samples (mean ± 95 % CI; * where the interval excludes 0)."""
+    runs = [r for r in store.list_runs(kind="train") if r.get("parent_id") == parent_id and r["status"] == "completed"]
+    by: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in runs:
+        seed = int((r.get("config") or {}).get("train", {}).get("seed", 0))
+        rows: dict[str, dict[str, Any]] = {}
+        for s in store.sample_results(r["id"]):
+            rows.setdefault(s.get("task", ""), {})[s["sample_id"]] = s
+        final = store.final_metrics(r["id"])
+        final.setdefault("steps", float(len(store.metrics(r["id"], "loss", split="train"))))
+        by[(r["method"], seed)] = {"id": r["id"], "final": final, "rows": rows}
+    order = [m for m in DEFAULT_METHODS if any(k[0] == m for k in by)]
+    head = ["method", "seed", "samples", "steps", "train s", *[p[0] for p in PAIRED], "forgetting", "BWT"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    diffs = ["| method vs " + baseline + " | seed | " + " | ".join(p[0] for p in PAIRED) + " |",
+             "|" + "---|" * (len(PAIRED) + 2)]
+    for (m, seed) in sorted(by, key=lambda k: (k[1], order.index(k[0]))):
+        d = by[(m, seed)]
+        f = d["final"]
+        cells = [m, str(seed), f"{f.get('samples_used', 0):.0f}", f"{f.get('steps', 0):.0f}", f"{f.get('train_seconds', 0):.0f}"]
+        for _name, task, fn in PAIRED:
+            vals = [fn(x) for x in d["rows"].get(task, {}).values()]
+            mu, ci = _ci(vals)
+            cells.append(f"{mu:.3f} ± {ci:.3f}" if vals else "–")
+        cells += [f"{f[k]:.3f}" if k in f else "–" for k in ("forgetting", "backward_transfer")]
+        out.append("| " + " | ".join(cells) + " |")
+        base = by.get((baseline, seed))
+        if base is None or m == baseline:
+            continue
+        dcells = [m, str(seed)]
+        for _name, task, fn in PAIRED:
+            a, b = base["rows"].get(task, {}), d["rows"].get(task, {})
+            common = sorted(set(a) & set(b))
+            mu, ci = _ci([fn(b[k]) - fn(a[k]) for k in common])
+            star = "*" if common and abs(mu) > ci else ""
+            dcells.append(f"{mu:+.3f} ± {ci:.3f}{star}" if common else "–")
+        diffs.append("| " + " | ".join(dcells) + " |")
+    return "\n".join(out) + "\n\n" + "\n".join(diffs) + "\n"

@@ -125,7 +125,16 @@ def minilm_embedder(texts: list[str]) -> Any:
         except ImportError:
             path = None
         _MINILM = SentenceTransformer(str(path) if path else "sentence-transformers/all-MiniLM-L6-v2", device="cpu")
-    return _MINILM.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+    import numpy as np
+
+    todo = [t for t in dict.fromkeys(texts) if t not in _EMB_CACHE]
+    if todo:  # texts embedded once per process (compare: B2, B3 and D embed the same pool)
+        vecs = _MINILM.encode(todo, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+        _EMB_CACHE.update(zip(todo, np.asarray(vecs), strict=True))
+    return np.stack([_EMB_CACHE[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+
+
+_EMB_CACHE: dict[str, Any] = {}
 
 
 def get_embedder(name: str) -> Embedder:

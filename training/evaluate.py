@@ -44,10 +44,12 @@ class EvalSizes:
     timing_judgment: int = 30
     task_planning: int = 12
     max_new_tokens: int = 200
+    plan_scored: int = 0  # planning samples scored teacher-forced (gold plan likelihood, no generation); <= 0: off
+    splits: dict[str, str] | None = None  # per-task split override (task -> split name)
 
     @classmethod
     def full(cls) -> EvalSizes:
-        return cls(0, 0, 0, 0, 256)
+        return cls(0, 0, 0, 0, 256, 0)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -118,6 +120,29 @@ class ModelScorer:
             rows = torch.arange(n, device=self.device).unsqueeze(1).expand(n, width)[sel]
             sums = torch.zeros(n, device=self.device).index_add_(0, rows, lp)
         return sums.tolist()
+
+    def answer_scores(self, messages: Sequence[dict[str, Any]], answer: str) -> tuple[float, int, int]:
+        """Teacher-forced scoring of `answer` (+ end of turn) after the prompt, one forward pass with
+        logits only at the answer positions: (sum of token NLL, answer tokens, greedy-correct tokens)."""
+        import torch
+
+        from training.loss import causal_lm
+
+        lm = causal_lm(self.model)
+        backbone = lm.get_decoder() if hasattr(lm, "get_decoder") else lm.model
+        head = lm.get_output_embeddings()
+        cap = getattr(lm.config, "final_logit_softcapping", None)
+        prompt = self.prompt_ids(messages)
+        ans = list(self.tok(answer + self.end, add_special_tokens=False)["input_ids"])
+        with torch.no_grad():
+            h = backbone(input_ids=torch.tensor([prompt + ans], device=self.device)).last_hidden_state[0]
+            logits = head(h[len(prompt) - 1: len(prompt) + len(ans) - 1]).float()
+            if cap:
+                logits = torch.tanh(logits / cap) * cap
+            target = torch.tensor(ans, device=self.device)
+            nll = torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+            hit = int((logits.argmax(-1) == target).sum())
+        return float(nll), len(ans), hit
 
     def generate(self, messages: Sequence[dict[str, Any]], max_new_tokens: int = 200) -> str:
         """Greedy decoding until the end-of-turn marker."""
@@ -199,6 +224,20 @@ def eval_planning(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, max
             "repairs": repairs}
 
 
+def eval_plan_scored(scorer: ModelScorer, sample: dict[str, Any], catalog: Any) -> dict[str, Any]:
+    """Teacher-forced planning: likelihood of the gold plan (the flat planner's training target)
+    after `plan_prompt`. `plan_token_acc` = share of gold-plan tokens the model ranks first given
+    the gold prefix, `plan_nll` = mean token negative log-likelihood. No generation: ~one prompt
+    forward per sample, so many more samples fit than with greedy decoding."""
+    from core.llm.prompts import plan_prompt, steps_target
+
+    cands = [t for t in sample.get("candidate_tools") or [] if t in catalog]
+    nll, n, hit = scorer.answer_scores(plan_prompt(sample["instruction"], [catalog.get(t) for t in cands]),
+                                       steps_target(sample["gold"]["steps"]))
+    acc = hit / n if n else 0.0
+    return {"ok": hit == n, "metrics": {"plan_token_acc": acc, "plan_nll": nll / max(1, n)}, "tokens": n}
+
+
 # ---- driver -----------------------------------------------------------------------------------
 def _load(task: str, split: str, n: int) -> list[dict[str, Any]]:
     from core.datasets import default_dataset_path, load_dataset
@@ -221,6 +260,11 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
     from core.planning.registry import make_selector
 
     sizes = sizes or EvalSizes()
+    splits = dict(sizes.splits or {})
+
+    def load(task: str, n: int) -> list[dict[str, Any]]:
+        return _load(task, splits.get(task) or split, n)
+
     catalog = load_catalog_cached()
     selector = make_selector(catalog, "keyword")
     rows: list[dict[str, Any]] = []
@@ -232,7 +276,9 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
         for i, s in enumerate(samples):
             t1 = time.perf_counter()
             r = fn(s)
-            r.update(sample_id=s["id"], task=task, latency_ms=(time.perf_counter() - t1) * 1000)
+            # scored plans share ids with the generated ones: a suffix keeps both rows (one row per id)
+            sid = f'{s["id"]}#scored' if task == "task_planning_scored" else s["id"]
+            r.update(sample_id=sid, task=task, latency_ms=(time.perf_counter() - t1) * 1000)
             out.append(r)
             if progress:
                 progress(task, i + 1, len(samples))
@@ -249,25 +295,60 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
 
     from core.metrics.selection import METRIC_NAMES
 
-    sel = run("tool_selection", _load("tool_selection", split, sizes.tool_selection),
+    sel = run("tool_selection", load("tool_selection", sizes.tool_selection),
               lambda s: eval_selection(scorer, s, catalog, s.get("candidate_tools") or []))
     mean(sel, METRIC_NAMES)
-    ret = run("tool_retrieval", _load("tool_retrieval", split, sizes.tool_retrieval),
+    ret = run("tool_retrieval", load("tool_retrieval", sizes.tool_retrieval),
               lambda s: eval_selection(scorer, s, catalog,
                                        [x.tool_id for x in selector.select(s["instruction"], top_k=RETRIEVAL_POOL)]))
     mean(ret, METRIC_NAMES, "retrieval/")
-    tim = run("timing_judgment", _load("timing_judgment", split, sizes.timing_judgment),
+    tim = run("timing_judgment", load("timing_judgment", sizes.timing_judgment),
               lambda s: eval_timing(scorer, s, catalog, selector))
     if tim:
         c = confusion((r["pred"], r["gold"]) for r in tim)
         summary.update(timing_metrics(c))
-    pla = run("task_planning", _load("task_planning", split, sizes.task_planning),
+        # continuous: log-odds the model puts on the gold decision (> 0: right side); moves before accuracy does
+        signed = [r["margin"] if r["gold"] else -r["margin"] for r in tim]
+        summary["timing_margin"], ci = _mean_ci(signed)
+        if len(signed) >= 2:
+            summary["ci95/timing_margin"] = ci
+    pla = run("task_planning", load("task_planning", sizes.task_planning),
               lambda s: eval_planning(scorer, s, catalog, sizes.max_new_tokens))
     mean(pla, PLAN_METRICS)
-    for task, rs in (("tool_selection", sel), ("tool_retrieval", ret), ("timing_judgment", tim), ("task_planning", pla)):
+    tf = run("task_planning_scored", load("task_planning", sizes.plan_scored if sizes.plan_scored > 0 else -1),
+             lambda s: eval_plan_scored(scorer, s, catalog))
+    mean(tf, ("plan_token_acc", "plan_nll"))
+    add_intervals(summary, sel, tim, tf)
+    for task, rs in (("tool_selection", sel), ("tool_retrieval", ret), ("timing_judgment", tim), ("task_planning", pla),
+                     ("task_planning_scored", tf)):
         if rs:
             summary[f"eval_n/{task}"] = float(len(rs))
     return summary, rows
+
+
+def _mean_ci(vals: Sequence[float]) -> tuple[float, float]:
+    """(mean, half-width of the 95 % normal-approximation confidence interval: 1.96 * std / sqrt(n))."""
+    import math
+
+    n = len(vals)
+    if n == 0:
+        return 0.0, 0.0
+    m = sum(vals) / n
+    if n < 2:
+        return m, 0.0
+    var = sum((v - m) ** 2 for v in vals) / (n - 1)
+    return m, 1.96 * math.sqrt(var / n)
+
+
+def add_intervals(summary: dict[str, float], sel: list[dict[str, Any]], tim: list[dict[str, Any]],
+                  tf: list[dict[str, Any]]) -> None:
+    """`ci95/<metric>`: half-width of the 95 % CI of the per-sample mean (sampling noise of the
+    evaluation set, not seed variance) for acc@1, mrr, timing accuracy and the scored plan metrics."""
+    for name, rs, key in (("acc@1", sel, "acc@1"), ("mrr", sel, "mrr"), ("accuracy", tim, "correct"),
+                          ("plan_token_acc", tf, "plan_token_acc"), ("plan_nll", tf, "plan_nll")):
+        vals = [float(r["metrics"][key]) for r in rs if key in r["metrics"]]
+        if len(vals) >= 2:
+            summary[f"ci95/{name}"] = _mean_ci(vals)[1]
 
 
 def load_scorer(base: str, adapter: str | None = None, *, chat_format: str = "auto", device: str = "auto",

@@ -193,7 +193,7 @@ def _train(cfg: Config, store: Any, rid: str, model_dir: Path, samples: list[dic
                     "summary": summary}
         (adapter / "manifest.json").write_text(json.dumps(manifest, indent=1))
         store.add_artifact(rid, "adapter", adapter, {"steps": tr.state.step})
-        store.log_metrics(rid, {k: summary[k] for k in ("train_seconds", "samples_used", "peak_memory_mb", "tokens_per_second", "final_loss")})
+        store.log_metrics(rid, {k: summary[k] for k in ("train_seconds", "samples_used", "peak_memory_mb", "tokens_per_second", "final_loss", "steps")})
         result.adapter_dir = adapter
         if cfg.eval.enabled:
             summary.update(_evaluate(cfg, tr, store, rid, log_and_store))
