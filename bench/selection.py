@@ -14,7 +14,6 @@ two-stage vs each single stage. Writes a JSON result.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -34,8 +33,8 @@ from core.catalog import Catalog, load_catalog  # noqa: E402
 from core.datasets import load_dataset  # noqa: E402
 from core.metrics.selection import selection_metrics  # noqa: E402
 from core.selection.embedding import EmbeddingSelector  # noqa: E402
-from core.selection.fusion import fuse  # noqa: E402
 from core.selection.keyword import KeywordSelector  # noqa: E402
+from core.selection.subquery import split_intents  # noqa: E402
 from core.selection.two_stage import TwoStageSelector  # noqa: E402
 
 DEPTH = 10
@@ -144,36 +143,42 @@ def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | N
 
 
 def tune_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | None) -> dict[str, Any]:
-    """Grid over coarse mode/N, fusion and weight on a dev/validation split (scores precomputed once)."""
+    """Grid over two-stage options on a dev/validation split (never a test file).
+
+    Query and sub-query embeddings are computed once and served from a dict, so each grid point
+    only re-runs BM25, coarse selection and fusion through TwoStageSelector.rank itself."""
     cat = load_catalog(catalog_path)
     samples = load_dataset(dataset_path).samples[:limit] if limit else load_dataset(dataset_path).samples
     kw = KeywordSelector().fit(cat)
     emb = EmbeddingSelector().fit(cat)
-    ts = TwoStageSelector(keyword=kw, embedding=emb).fit(cat)
     qs = [s["instruction"] for s in samples]
-    Q = emb.encoder.encode(qs, batch_size=64)
-    KW = [kw.scores(q) for q in qs]
-    EM = [emb.vectors @ Q[i] for i in range(len(qs))]
+    texts = list(dict.fromkeys(qs + [p for q in qs for p in split_intents(q)]))
+    vec = dict(zip(texts, emb.encoder.encode(texts, batch_size=64), strict=True))
+    real = emb.encoder
+
+    class Cached:  # serves precomputed vectors; same interface as the encoder
+        model_id, dim = real.model_id, real.dim
+
+        def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+            return np.stack([vec[t] for t in texts])
+
+    emb._encoder = Cached()
     golds = [s["gold"]["tools"] for s in samples]
     ids = np.asarray(cat.ids)
     rows = np.arange(len(cat))
 
     def r5(rank_fn: Any) -> float:
-        return float(np.mean([selection_metrics(list(ids[rank_fn(i)]), golds[i])["recall@5"] for i in range(len(qs))]))
+        return float(np.mean([selection_metrics(list(ids[rank_fn(q)[:DEPTH]]), g)["recall@5"] for q, g in zip(qs, golds, strict=True)]))
 
-    def single(scores: list[np.ndarray]) -> Any:
-        return lambda i: np.lexsort((rows, -scores[i]))[:DEPTH]
-
-    grid: dict[str, float] = {"keyword": r5(single(KW)), "embedding": r5(single(EM))}
-    for coarse, n, fusion, w in itertools.product(("keyword", "union"), (50, 100, 200), ("adaptive", "weighted", "rrf"), (0.3, 0.5, 0.7)):
-        ts.coarse, ts.coarse_n = coarse, n
-
-        def ranked(i: int, fusion: str = fusion, w: float = w) -> np.ndarray:
-            c = ts._coarse(KW[i], EM[i], rows)
-            f = fuse(KW[i][c], EM[i][c], fusion, w, 60.0)
-            return c[np.lexsort((c, -f))][:DEPTH]
-
-        grid[f"{coarse}|{n}|{fusion}|{w}"] = r5(ranked)
+    grid: dict[str, float] = {
+        "keyword": r5(lambda q: np.lexsort((rows, -kw.scores(q)))),
+        "embedding": r5(lambda q: np.lexsort((rows, -emb.scores(q, vec[q])))),
+    }
+    points = [(n, "adaptive", 0.6, split) for n in (50, 100, 200) for split in (False, True)]
+    points += [(100, fusion, w, split) for fusion in ("weighted", "rrf") for w in (0.3, 0.5, 0.7) for split in (False, True)]
+    for n, fusion, w, split in points:
+        ts = TwoStageSelector(coarse_n=n, fusion=fusion, weight=w, split=split, keyword=kw, embedding=emb).fit(cat)
+        grid[f"{n}|{fusion}|{w if fusion != 'adaptive' else '-'}|{'split' if split else 'whole'}"] = r5(lambda q, ts=ts: ts.rank(q)[0])
     best = sorted(((k, v) for k, v in grid.items() if "|" in k), key=lambda kv: -kv[1])[:10]
     print(f"[tune {label}] keyword {grid['keyword']:.3f} embedding {grid['embedding']:.3f}; best: " + ", ".join(f"{k}={v:.3f}" for k, v in best[:5]), file=sys.stderr, flush=True)
     return {"dataset": str(dataset_path), "queries": len(qs), "grid": grid, "best": best}
@@ -187,6 +192,8 @@ def main() -> None:
     ap.add_argument("--seal", type=Path, help="folder written by `sage-tui data import seal-tools`")
     ap.add_argument("--metatool", type=Path, help="folder written by `sage-tui data import metatool`")
     ap.add_argument("--limit", type=int, help="first N queries per set")
+    ap.add_argument("--skip-ours", action="store_true", help="only the external sets (e.g. to run them in parallel processes)")
+    ap.add_argument("--only-ours", action="store_true", help="only our extended retrieval test")
     ap.add_argument("--tune", action="store_true", help="grid-search two-stage options on dev/validation splits (never test)")
     ap.add_argument("--out", type=Path, default=Path("bench_selection.json"))
     args = ap.parse_args()
@@ -203,10 +210,10 @@ def main() -> None:
             if c.exists() and d.exists():
                 result["sets"][label] = tune_set(label, c, d, args.limit)
     else:
-        sets = [("ours-test_extended", args.catalog, args.dataset)]
-        if args.seal:
+        sets = [] if args.skip_ours else [("ours-test_extended", args.catalog, args.dataset)]
+        if args.seal and not args.only_ours:
             sets.append(("seal-tools-test", args.seal / "catalog.jsonl", args.seal / "tool_retrieval_test.jsonl"))
-        if args.metatool:
+        if args.metatool and not args.only_ours:
             sets.append(("metatool", args.metatool / "catalog.jsonl", args.metatool / "tool_retrieval.jsonl"))
         with tempfile.TemporaryDirectory(prefix="sage-bench-cache-") as tmp:
             for label, c, d in sets:
@@ -214,6 +221,7 @@ def main() -> None:
                     print(f"[{label}] skipped: {c} or {d} missing", file=sys.stderr)
                     continue
                 result["sets"][label] = bench_set(label, c, d, args.limit, Path(tmp) / label)
+                args.out.write_text(json.dumps(result, indent=2, default=str))  # partial result after each set
     result["machine"]["loadavg_end"] = os.getloadavg()
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out}", file=sys.stderr)

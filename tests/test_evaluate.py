@@ -127,6 +127,15 @@ def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tm
     lines = md.splitlines()
     assert sum(line.startswith(("| A |", "| B1 |", "| C |", "| D |", "| R |")) for line in lines) == 5 + 4
     assert "± " in md and "| method vs A |" in md
+    from typer.testing import CliRunner
+
+    from sage_tui.cli import app
+
+    parent = store.get_run(by["C"]["run_id"])["parent_id"]
+    res = CliRunner().invoke(app, ["train", "compare", "--summary", parent, "--db", str(tmp_path / "runs.db")])
+    assert res.exit_code == 0 and res.stdout.strip() == md.strip()
+    res = CliRunner().invoke(app, ["train", "compare", "--summary", "no-such-run", "--db", str(tmp_path / "runs.db")])
+    assert res.exit_code == 4, res.output
     c = by["C"]["run_id"]
     assert {"forgetting", "backward_transfer"} <= set(store.final_metrics(c))
     chunk = [m for m in store.metrics(c) if m["name"].startswith("chunk_acc/")]

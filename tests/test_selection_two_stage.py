@@ -104,9 +104,75 @@ def test_candidates_and_bad_options(catalog) -> None:
 def test_adaptive_weight_trusts_strong_keyword_matches() -> None:
     from core.selection.fusion import adaptive_weight
 
-    lo, hi, _, _ = ADAPTIVE
-    assert adaptive_weight(100.0) == pytest.approx(lo, abs=1e-6)
-    assert adaptive_weight(0.0) == pytest.approx(hi, abs=1e-3)
-    assert lo < adaptive_weight(15.0) < hi
+    lo, hi, t, _ = ADAPTIVE
+    assert adaptive_weight(1.0) == pytest.approx(lo, abs=0.01)  # the best tool matches every query term
+    assert adaptive_weight(0.0) == pytest.approx(hi, abs=0.01)  # no tool matches the query's words
+    assert lo < adaptive_weight(t) < hi
     kw, emb = np.array([40.0, 30.0, 0.0]), np.array([0.1, 0.2, 0.9])
-    np.testing.assert_allclose(fuse(kw, emb, "adaptive", 0.5, 60), fuse(kw, emb, "weighted", adaptive_weight(40.0), 60))
+    # the weight depends on the share of the ideal score, not on the BM25 scale
+    np.testing.assert_allclose(fuse(kw, emb, "adaptive", 0.5, 60, ideal=80.0), fuse(kw, emb, "weighted", adaptive_weight(0.5), 60))
+    np.testing.assert_allclose(fuse(kw * 10, emb, "adaptive", 0.5, 60, ideal=800.0), fuse(kw, emb, "adaptive", 0.5, 60, ideal=80.0))
+
+
+def test_ideal_score_bounds_every_bm25_score(catalog) -> None:
+    kw = KeywordSelector().fit(catalog)
+    for q in ("convert 20 dollars to euro", "weather forecast city days", "book hotel room city nights"):
+        ideal = kw.ideal_score(q)
+        assert 0.0 < kw.scores(q).max() <= ideal
+    assert kw.ideal_score("zzz qqq") == 0.0  # no query term is in the catalog
+
+
+EXTRA_HOTEL_TOOLS = [
+    ("get_hotel_reviews", "getHotelReviews", "travel", "Get guest reviews of a hotel in a city", {"hotel": "Hotel name", "city": "City name"}),
+    ("cancel_hotel_booking", "cancelHotelBooking", "travel", "Cancel a hotel room booking", {"booking_id": "Booking id"}),
+    ("find_hotel_deals", "findHotelDeals", "travel", "Find hotel room deals in a city for a number of nights", {"city": "City name", "nights": "Number of nights"}),
+]
+
+
+@pytest.fixture
+def hotel_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from selection_support import TOOLS, tool_row
+
+    monkeypatch.setenv("SAGE_TUI_CACHE", str(tmp_path / "cache"))
+    return load_catalog(write_catalog(tmp_path / "hotel.jsonl", [tool_row(*t) for t in TOOLS + EXTRA_HOTEL_TOOLS]))
+
+
+@pytest.mark.parametrize(
+    ("query", "gold"),
+    [
+        ("Book a hotel room in Lisbon for three nights near the hotel district with a hotel pool, and then translate the text into Spanish",
+         {"book_hotel", "translate_text"}),
+        ("Find a cheap hotel room in Rome for 2 nights near a hotel with good hotel reviews. Then send an email to Anna",
+         {"find_hotel_deals", "send_email"}),
+    ],
+)
+def test_two_intent_query_gets_both_tools_into_the_top(hotel_catalog, query: str, gold: set[str]) -> None:
+    kw = KeywordSelector().fit(hotel_catalog)
+    emb = EmbeddingSelector(encoder=FakeEncoder()).fit(hotel_catalog)
+    whole = TwoStageSelector(keyword=kw, embedding=emb, coarse_n=20, split=False).fit(hotel_catalog)
+    split = TwoStageSelector(keyword=kw, embedding=emb, coarse_n=20).fit(hotel_catalog)
+    assert len(split.subqueries(query)) == 2
+    # the keyword-heavy hotel intent fills the whole-query top 4; the second intent falls to #5
+    assert not gold <= {r.tool_id for r in whole.select(query, 4)}
+    res = split.select(query, 2)
+    assert {r.tool_id for r in res} == gold
+    second = next(r for r in res if r.tool_id not in {"book_hotel", "find_hotel_deals"})
+    assert 'sub-query 2/2 "' in second.explanation and "#1" in second.explanation.split("sub-query")[1]
+    assert second.stages[-1].stage == "subquery 2" and second.stages[-1].rank == 1
+
+
+def test_single_intent_query_is_not_split(catalog) -> None:
+    kw = KeywordSelector().fit(catalog)
+    emb = EmbeddingSelector(encoder=FakeEncoder()).fit(catalog)
+    on = TwoStageSelector(keyword=kw, embedding=emb).fit(catalog)
+    off = TwoStageSelector(keyword=kw, embedding=emb, split=False).fit(catalog)
+    q = "convert 20 dollars to euro"
+    assert on.subqueries(q) == []
+    assert [(r.tool_id, r.score, r.explanation) for r in on.select(q, 5)] == [(r.tool_id, r.score, r.explanation) for r in off.select(q, 5)]
+    assert "sub-query" not in on.select(q, 1)[0].explanation
+    cfg = on.config()
+    assert cfg["split"] is True and cfg["subquery_slots"] == 1 and cfg["adaptive_signal"] == "share"
+    with pytest.raises(UsageError):
+        TwoStageSelector(encoder=FakeEncoder(), subquery_weight=-1)
+    with pytest.raises(UsageError):
+        TwoStageSelector(encoder=FakeEncoder(), signal="magic")

@@ -69,6 +69,14 @@ class KeywordSelector:
                 out[hit[0]] += hit[1]
         return out
 
+    def ideal_score(self, query: str) -> float:
+        """The BM25 score a tool would get by matching every query term the catalog knows at
+        saturation: (k1 + 1) * sum of their idf. ``max(scores) / ideal_score`` is the share of the
+        query's keyword weight that the best tool matches, comparable across catalogs and query lengths."""
+        self._fitted()
+        idf = self.bm25.idf
+        return (self.k1 + 1.0) * float(sum(idf[t] for t in tokenize(query) if t in idf))
+
     def matched_terms(self, query: str, row: int) -> list[str]:
         """Query words whose stem occurs in the tool's indexed text."""
         return [word for term, word in term_origins(query).items() if term in self.doc_terms[row]]

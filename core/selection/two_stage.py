@@ -12,25 +12,38 @@ from core.errors import UsageError
 from core.selection.base import Selection, StageScore
 from core.selection.common import candidate_indices, check_catalog, check_query, check_top_k, top_rows
 from core.selection.embedding import EmbeddingSelector
-from core.selection.fusion import ADAPTIVE, FUSIONS, fuse, rank_positions
+from core.selection.fusion import ADAPTIVE, ADAPTIVE_BM25, FUSIONS, SIGNALS, fuse, minmax, rank_positions
 from core.selection.keyword import KeywordSelector
+from core.selection.subquery import split_intents
 
 COARSE_MODES = ("keyword", "union")
 
-# Defaults tuned on dev data only (Seal-Tools dev.jsonl, MetaTool rows i % 5 == 1; bench/selection.py
-# --tune; docs/SELECTION.md). R@5, coarse "keyword" N=100, min-max weighted fusion:
-#   weight (on embedding)  0.3    0.5    0.7    | keyword  embedding
-#   Seal-Tools dev         0.871  0.855  0.803  | 0.861    0.617
-#   MetaTool dev (4,123)   0.712  0.756  0.789  | 0.631    0.769
-# No fixed weight helps both (Seal wants ~0.25, MetaTool ~0.7), so the default "adaptive" fusion
-# sets the weight per query from the best BM25 score (0.3 when it is high, 0.8 when low; see
-# fusion.ADAPTIVE): Seal dev 0.8715 (+1.0 pt over BM25), MetaTool dev[:2000] 0.754 (+2.8 pts over
-# embedding). RRF was worse everywhere; N in 50..200 and coarse "union" changed R@5 by < 0.3 pt.
+# Defaults tuned on dev/validation data only (Seal-Tools dev.jsonl, MetaTool rows i % 5 == 1, our
+# validation split; bench/selection.py --tune; docs/SELECTION.md has the tables). Coarse "keyword"
+# N=100, min-max weighted fusion. No fixed weight helps both external sets (Seal-Tools wants ~0.25 on
+# the embedding, MetaTool ~0.7), so "adaptive" sets the weight per query from the share of the
+# query's keyword weight that the best BM25 tool matches (fusion.ADAPTIVE). Multi-intent queries are
+# split into sub-queries (core/selection/subquery.py), each ranked the same way, and a tool's final
+# score is its whole-query score plus DEFAULT_SUBQUERY_WEIGHT x its best sub-query score (both min-max
+# normalised); each sub-query's own top tool then follows the first DEFAULT_SUBQUERY_SLOTS tools, so
+# every intent gets a slot in the top 5. Dev R@5 (validation / Seal dev / MetaTool dev): BM25 0.760 /
+# 0.861 / 0.631, embedding 0.813 / 0.617 / 0.769, this default 0.920 / 0.918 / 0.783. RRF was worse everywhere; N in 50..200 and
+# coarse "union" changed R@5 by < 0.5 pt.
 DEFAULT_COARSE_N = 100
 DEFAULT_FUSION = "adaptive"
 DEFAULT_WEIGHT = 0.6
 DEFAULT_RRF_K = 60.0
 DEFAULT_COARSE = "keyword"
+DEFAULT_SUBQUERY_WEIGHT = 1.0
+DEFAULT_SUBQUERY_SLOTS = 1
+DEFAULT_SIGNAL = "share"
+
+
+def _norm_in(x: np.ndarray, n: int, rows: np.ndarray) -> np.ndarray:
+    """Min-max normalised scores placed at `rows` of a length-n array; -1 everywhere else."""
+    out = np.full(n, -1.0)
+    out[rows] = minmax(np.asarray(x, dtype=np.float64))
+    return out
 
 
 class TwoStageSelector:
@@ -41,9 +54,13 @@ class TwoStageSelector:
     embedding, so a query worded unlike any tool still gets candidates (``coarse="union"``
     always adds the embedding top ``coarse_n``).
     Stage 2 (embedding): cosine similarity of the coarse candidates to the query.
-    Fusion: ``adaptive`` (default: weighted, weight chosen per query from the BM25 match
-    strength), ``weighted`` (min-max normalised scores, ``weight`` on the embedding), ``rrf``
-    or ``rerank`` (embedding order only).
+    Fusion: ``adaptive`` (default: weighted, weight chosen per query from the share of the
+    query's keyword weight the best tool matches), ``weighted`` (min-max normalised scores,
+    ``weight`` on the embedding), ``rrf`` or ``rerank`` (embedding order only).
+    Sub-queries (``split=True``): a multi-intent query ("do X. Then do Y, and Z") is also split
+    into one sub-query per intent; each is ranked like the whole query, and a tool scores
+    minmax(whole fused) + ``subquery_weight`` * max over sub-queries of minmax(sub fused)
+    (-1 outside a ranking's coarse set), so each intent's best tools reach the top.
     """
 
     name = "two_stage"
@@ -55,6 +72,10 @@ class TwoStageSelector:
         weight: float = DEFAULT_WEIGHT,
         rrf_k: float = DEFAULT_RRF_K,
         coarse: str = DEFAULT_COARSE,
+        split: bool = True,
+        subquery_weight: float = DEFAULT_SUBQUERY_WEIGHT,
+        subquery_slots: int = DEFAULT_SUBQUERY_SLOTS,
+        signal: str = DEFAULT_SIGNAL,
         keyword: KeywordSelector | None = None,
         embedding: EmbeddingSelector | None = None,
         **embedding_kw: Any,
@@ -67,7 +88,15 @@ class TwoStageSelector:
             raise UsageError(f"coarse_n must be positive, got {coarse_n}")
         if not 0.0 <= float(weight) <= 1.0:
             raise UsageError(f"weight must be in [0, 1], got {weight}")
+        if float(subquery_weight) < 0.0:
+            raise UsageError(f"subquery_weight must be >= 0, got {subquery_weight}")
         self.coarse_n, self.fusion, self.weight, self.rrf_k, self.coarse = int(coarse_n), fusion, float(weight), float(rrf_k), coarse
+        if signal not in SIGNALS:
+            raise UsageError(f"unknown adaptive signal {signal!r}; expected one of {SIGNALS}")
+        self.signal = signal
+        if int(subquery_slots) < 0:
+            raise UsageError(f"subquery_slots must be >= 0, got {subquery_slots}")
+        self.split, self.subquery_weight, self.subquery_slots = bool(split), float(subquery_weight), int(subquery_slots)
         self.keyword = keyword or KeywordSelector()
         self.embedding = embedding or EmbeddingSelector(**embedding_kw)
         self.catalog: Catalog | None = None
@@ -93,22 +122,76 @@ class TwoStageSelector:
             return picked
         return np.concatenate([picked, np.setdiff1d(extra, picked)])
 
-    def rank(self, query: str, candidates: Sequence[str] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """All coarse candidates in final order, plus per-stage scores aligned with them."""
+    def subqueries(self, query: str) -> list[str]:
+        """The sub-queries this selector ranks for `query` ([] for a single-intent query or split=False)."""
+        return split_intents(query) if self.split else []
+
+    def _fused(self, text: str, qvec: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """BM25 and cosine of every tool for one text, its coarse rows and their fused scores."""
+        kw = self.keyword.scores(text)
+        emb = self.embedding.scores(text, qvec)
+        coarse = self._coarse(kw, emb, rows)
+        if self.signal == "bm25":
+            return kw, emb, coarse, fuse(kw[coarse], emb[coarse], self.fusion, self.weight, self.rrf_k, ADAPTIVE_BM25, ideal=1.0)
+        ideal = self.keyword.ideal_score(text) if self.fusion == "adaptive" else None
+        return kw, emb, coarse, fuse(kw[coarse], emb[coarse], self.fusion, self.weight, self.rrf_k, ideal=ideal)
+
+    def rank(self, query: str, candidates: Sequence[str] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Candidates in final order, plus per-stage scores aligned with them.
+
+        Keyword/embedding scores and ranks are the whole query's; ``subquery`` is the index (into
+        ``subqueries``) of the sub-query where the tool scored best, -1 when the query was not split.
+        """
         if self.catalog is None:
             raise UsageError("selector 'two_stage' is not fitted on a catalog")
         rows = candidate_indices(self.catalog, self.index, candidates)
-        kw = self.keyword.scores(query)
-        emb = self.embedding.scores(query)
-        coarse = self._coarse(kw, emb, rows)
-        fused = fuse(kw[coarse], emb[coarse], self.fusion, self.weight, self.rrf_k)
-        order = np.lexsort((coarse, -fused))
-        return coarse[order], {
-            "keyword": kw[coarse][order],
-            "embedding": emb[coarse][order],
-            "fused": fused[order],
-            "keyword_rank": rank_positions(kw[coarse])[order],
-            "embedding_rank": rank_positions(emb[coarse])[order],
+        subs = self.subqueries(query)
+        vecs = np.asarray(self.embedding.encoder.encode([query, *subs]), dtype=np.float32)  # one batch
+        kw, emb, coarse, fused = self._fused(query, vecs[0], rows)
+        n = len(self.catalog)
+        sub_best = np.full(n, -1)
+        sub_rank = np.zeros(n, dtype=np.int64)
+        sub_score = np.full(n, -1.0)
+        if subs:
+            total = _norm_in(fused, n, coarse)
+            sub_norm = np.full((len(subs), n), -1.0)
+            sub_ranks = np.zeros((len(subs), n), dtype=np.int64)
+            pool = [coarse]
+            for j, text in enumerate(subs, start=1):
+                _, _, c, f = self._fused(text, vecs[j], rows)
+                sub_norm[j - 1] = _norm_in(f, n, c)
+                sub_ranks[j - 1, c] = rank_positions(f)
+                pool.append(c)
+            sub_score = sub_norm.max(axis=0)
+            total = total + self.subquery_weight * sub_score
+            sub_best = sub_norm.argmax(axis=0)
+            sub_rank = sub_ranks[sub_best, np.arange(n)]
+            cand = np.unique(np.concatenate(pool))
+            score = total[cand]
+        else:
+            cand, score = coarse, fused
+        order = np.lexsort((cand, -score))
+        if subs and self.subquery_slots > 0:
+            # each sub-query's own best tool follows the first `subquery_slots` tools of the merged order
+            pos = {int(r): i for i, r in enumerate(cand[order])}
+            head = list(order[: self.subquery_slots])
+            for j in range(len(subs)):
+                i = pos[int(np.argmax(sub_norm[j]))]
+                if order[i] not in head:
+                    head.append(order[i])
+            taken = set(head)
+            order = np.asarray(head + [i for i in order if i not in taken], dtype=np.int64)
+        ranked = cand[order]
+        return ranked, {
+            "keyword": kw[ranked],
+            "embedding": emb[ranked],
+            "fused": score[order],
+            "keyword_rank": rank_positions(kw[cand])[order],
+            "embedding_rank": rank_positions(emb[cand])[order],
+            "subquery": sub_best[ranked],
+            "subquery_rank": sub_rank[ranked],
+            "subquery_score": sub_score[ranked],
+            "subqueries": subs,
         }
 
     def select(self, query: str, top_k: int = 5, candidates: Sequence[str] | None = None) -> list[Selection]:
@@ -116,6 +199,7 @@ class TwoStageSelector:
         ranked, st = self.rank(query, candidates)
         cat = self.catalog
         assert cat is not None  # rank() raised otherwise
+        subs: list[str] = st["subqueries"]
         out = []
         for i, r in enumerate(ranked[:top_k]):
             rank = i + 1
@@ -124,16 +208,13 @@ class TwoStageSelector:
             kw_s, emb_s, f_s = float(st["keyword"][i]), float(st["embedding"][i]), float(st["fused"][i])
             kw_txt = f"keyword #{kw_r} (BM25 {kw_s:.2f}" + (f"; matched {', '.join(terms)})" if terms else "; no term matched)")
             why = f"{kw_txt} · embedding #{emb_r} (cosine {emb_s:.3f}) · fused #{rank} ({self.fusion} {f_s:.3f})"
-            out.append(
-                Selection(
-                    cat.tools[r].tool_id,
-                    f_s,
-                    rank,
-                    [StageScore("keyword", kw_s, kw_r), StageScore("embedding", emb_s, emb_r), StageScore("fused", f_s, rank)],
-                    terms,
-                    explanation=why,
-                )
-            )
+            stages = [StageScore("keyword", kw_s, kw_r), StageScore("embedding", emb_s, emb_r), StageScore("fused", f_s, rank)]
+            j, sub_r = int(st["subquery"][i]), int(st["subquery_rank"][i])
+            if subs and j >= 0 and sub_r > 0:
+                sub_terms = self.keyword.matched_terms(subs[j], int(r))
+                why += f' · sub-query {j + 1}/{len(subs)} "{subs[j]}" #{sub_r}' + (f" (matched {', '.join(sub_terms)})" if sub_terms else "")
+                stages.append(StageScore(f"subquery {j + 1}", float(st["subquery_score"][i]), sub_r))
+            out.append(Selection(cat.tools[r].tool_id, f_s, rank, stages, terms, explanation=why))
         return out
 
     def config(self) -> dict[str, Any]:
@@ -143,8 +224,13 @@ class TwoStageSelector:
             "coarse": self.coarse,
             "fusion": self.fusion,
             "weight": self.weight if self.fusion != "adaptive" else None,
-            "adaptive": list(ADAPTIVE) if self.fusion == "adaptive" else None,
+            "adaptive": list(ADAPTIVE if self.signal == "share" else ADAPTIVE_BM25) if self.fusion == "adaptive" else None,
+            "adaptive_signal": self.signal if self.fusion == "adaptive" else None,
             "rrf_k": self.rrf_k,
+            "split": self.split,
+            "subquery_weight": self.subquery_weight if self.split else None,
+            "subquery_slots": self.subquery_slots if self.split else None,
+            "subquery_rules": "subquery/v1" if self.split else None,
             "keyword": self.keyword.config(),
             "embedding": self.embedding.config(),
         }

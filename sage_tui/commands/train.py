@@ -103,13 +103,25 @@ def compare_cmd(
     method: Annotated[list[str] | None, typer.Option("--method", help="A, B1, B2, B3, C, D or R (random control); repeatable.")] = None,
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per method.")] = 1,
     config: Annotated[str | None, typer.Option("--config", help="Base config (default: quick_cpu or full_gpu preset).")] = None,
+    summary: Annotated[str | None, typer.Option("--summary", metavar="PARENT_RUN",
+                                                help="Train nothing: print the stored comparison PARENT_RUN (per-method "
+                                                     "metrics with 95% intervals, paired differences vs A) as Markdown.")] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Train and evaluate the paper's methods; every model is evaluated on all four task types."""
     from core.errors import UsageError
-    from training.compare import run_compare
+    from training.compare import compare_summary, run_compare
 
+    if summary:
+        store = open_store_opt(db)
+        parent = store.get_run(summary)["id"]  # NotFoundError (exit 4) when unknown; unique prefixes work
+        md = compare_summary(store, parent)
+        if json_out:
+            print_json({"parent_id": parent, "markdown": md})
+        else:
+            print(md)
+        return
     if quick and full:
         raise UsageError("--quick and --full are exclusive")
     preset = config or ("full_gpu" if full else "quick_cpu")
