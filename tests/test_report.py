@@ -38,14 +38,16 @@ class Clock:
         store.update_run(rid, started=f"2025-01-01T00:{self.t // 60:02d}:{self.t % 60:02d}.000+00:00")
 
 
-def train_run(store: RunStore, clock: Clock, method: str, seed: int, budget: float = 0, *, acc_shift: float = 0.0, tags=("paper",)) -> str:
+def train_run(store: RunStore, clock: Clock, method: str, seed: int, budget: float = 0, *, acc_shift: float = 0.0, tags=("paper",),
+              parent_id: str | None = None) -> str:
     cfg = {
         "method": method,
         "train": {"seed": seed},
         "coreset": {"strategy": STRATEGY.get(method, "none"), "budget": budget},
         "continual": {"enabled": method in ("C", "D")},
     }
-    rid = store.create_run("train", cfg, method=method, tags=tags, dataset_hash="d" * 64, catalog_hash="c" * 64)
+    rid = store.create_run("train", cfg, method=method, tags=tags, dataset_hash="d" * 64, catalog_hash="c" * 64,
+                           parent_id=parent_id)
     clock.stamp(store, rid)
     used = 400 if not budget else int(400 * budget)
     acc = BASE[method] - (0.1 if budget == 0.25 else 0.0) + 0.01 * seed + acc_shift
@@ -126,9 +128,9 @@ def test_table1_mean_std_and_bold(seeded, tmp_path: Path) -> None:
     # D has the best acc@1 mean (0.68): bold; A the worst FPR: not bold; cost columns: fewest samples bold
     d = _md_row(md, "D: coreset + continual")
     assert d[2] == "**0.680 ± 0.010**"
-    assert not a[9].startswith("**") and d[9].startswith("**")
+    assert not a[11].startswith("**") and d[11].startswith("**")
     b1_small = _md_row(md, "B1: coreset (loss), budget 25%")
-    assert b1_small[11] == "**100 ± 0**" and a[11] == "400 ± 0"
+    assert b1_small[13] == "**100 ± 0**" and a[13] == "400 ± 0"
     # a column where every method ties (dependency_correctness) has no bold
     assert d[6] == "0.500 ± 0.000"
     tex = (tmp_path / "r" / "table1.tex").read_text()
@@ -300,3 +302,24 @@ def test_forgetting_read_from_pipeline_chunk_events(store: RunStore, tmp_path: P
     assert first["extra"]["forgetting_mean"] == pytest.approx(((0.9 - 0.5) + (0.8 - 0.7)) / 2)
     (seen,) = fg["mean_seen"]
     assert seen["y"][2] == pytest.approx((0.5 + 0.7 + 0.85) / 3)
+
+
+def test_cli_report_compare_selects_one_comparison(store: RunStore, db_path: Path, tmp_path: Path) -> None:
+    """`report --compare PARENT` uses exactly the completed method runs of that `train compare`."""
+    from sage_tui.cli import app
+
+    clock = Clock()
+    parent = store.create_run("train", {"compare": "quick_cpu"}, name="compare-quick_cpu")
+    mine = {m: train_run(store, clock, m, 0, parent_id=parent) for m in ("A", "C")}
+    other = train_run(store, clock, "B1", 0, 0.5)  # not part of the comparison
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", "--out", str(tmp_path / "r"), "--db", str(db_path), "--compare", parent, "--json"])
+    assert res.exit_code == 0, res.output
+    used = set(json.loads(res.stdout)["runs"])
+    assert set(mine.values()) <= used and other not in used
+    md = (tmp_path / "r" / "table1.md").read_text()
+    assert _md_row(md, "A: SFT baseline")[1] == "1" and _md_row(md, "C: continual replay")[1] == "1"
+    assert _md_row(md, "B1: coreset (loss)")[1] == "0"  # the other run is not part of this comparison
+    empty = store.create_run("train", {"compare": "quick_cpu"}, name="compare-empty")
+    res = runner.invoke(app, ["report", "--out", str(tmp_path / "r2"), "--db", str(db_path), "--compare", empty])
+    assert res.exit_code == ExitCode.USAGE and "no completed method runs" in res.output

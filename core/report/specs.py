@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-METHODS = ("A", "B1", "B2", "B3", "C", "D")
+METHODS = ("A", "B1", "B2", "B3", "C", "D", "R")
 METHOD_LABELS = {
     "A": "A: SFT baseline",
     "B1": "B1: coreset (loss)",
@@ -12,6 +12,7 @@ METHOD_LABELS = {
     "B3": "B3: coreset (hybrid)",
     "C": "C: continual replay",
     "D": "D: coreset + continual",
+    "R": "R: random coreset (control)",
 }
 
 
@@ -35,6 +36,8 @@ TABLE1_METRICS: tuple[MetricSpec, ...] = (
     _rate("step_validity", "Step val.", "Planning"),
     _rate("dependency_correctness", "Dep. corr.", "Planning"),
     _rate("executability", "Exec.", "Planning"),
+    _rate("plan_token_acc", "Tok. acc.", "Planning"),
+    MetricSpec("plan_nll", "NLL", "Planning", False, 3),
     _rate("accuracy", "Acc.", "Timing"),
     _rate("fpr", "FPR", "Timing", higher=False),
     MetricSpec("train_seconds", "Time (s)", "Cost", False, 1),

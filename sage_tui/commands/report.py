@@ -23,6 +23,9 @@ def report_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write tables, figures and runs.json into.")],
     run: Annotated[list[str] | None, typer.Option("--run", help="Use this run (id or unique prefix); repeatable.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Use completed runs with this tag; repeatable.")] = None,
+    compare: Annotated[list[str] | None, typer.Option(
+        "--compare", metavar="PARENT_RUN",
+        help="Use the completed method runs of this `train compare` (its parent run id); repeatable.")] = None,
     latest_per_method: Annotated[
         bool,
         typer.Option(
@@ -35,10 +38,18 @@ def report_cmd(
     json_out: JsonOption = False,
 ) -> None:
     """Write Table 1, the ablation tables (LaTeX + Markdown), figures (PDF + PNG) and runs.json."""
+    from core.errors import UsageError
     from core.report import Selection, build_report
 
     store = open_store_opt(db)
-    selection = Selection(run_ids=tuple(run or ()), tags=tuple(tag or ()), latest_per_method=latest_per_method)
+    run = list(run or ())
+    for parent in compare or ():
+        pid = store.get_run(parent)["id"]  # NotFoundError (exit 4) when unknown
+        kids = [r["id"] for r in store.list_runs(kind="train") if r.get("parent_id") == pid and r["status"] == "completed"]
+        if not kids:
+            raise UsageError(f"comparison {pid} has no completed method runs yet")
+        run += kids
+    selection = Selection(run_ids=tuple(run), tags=tuple(tag or ()), latest_per_method=latest_per_method)
     res = build_report(store, out_dir, selection)
     if json_out:
         print_json(res.to_json())
