@@ -7,8 +7,16 @@ from planning_support import OverlapSelector, ScriptedBackend, make_catalog
 
 from core.timing.decider import TimingConfig, TimingDecider
 from core.timing.features import extract_features
-from core.timing.llm_vote import (FALSE_TEXT, TRUE_TEXT, Calibration, calibration_for, fit_platt, model_key,
-                                  save_calibration, vote_margin)
+from core.timing.llm_vote import (
+    FALSE_TEXT,
+    TRUE_TEXT,
+    Calibration,
+    calibration_for,
+    fit_platt,
+    model_key,
+    save_calibration,
+    vote_margin,
+)
 
 CAT = make_catalog()
 SEL = OverlapSelector().fit(CAT)
