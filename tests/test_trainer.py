@@ -105,6 +105,28 @@ def test_resume_from_checkpoint_matches_uninterrupted_run(tiny_dir, tmp_path):
     assert max(abs(x - y) for x, y in zip(got, ref_loss, strict=False)) < 1e-4
 
 
+def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(tiny_dir, tmp_path):
+    """save_checkpoint moves the old checkpoint aside before the new one takes its place; a process
+    killed between the two renames leaves `checkpoint-prev`, which resume uses (never step 0)."""
+    from training.trainer import data_hash
+
+    tr = AgentSFTTrainer(_cfg(epochs=1, save_every=0), tmp_path / "run", log=lambda s: None)
+    tr.setup(tiny_dir)
+    enc = encode_all(tiny_dialogs(8), tr.tokenizer, max_len=128)
+    tr.plan(len(enc))
+    tr.state.data_hash = data_hash(enc)
+    tr.train(enc, max_steps=1)
+    tr.save_checkpoint()
+    tr.train(enc, max_steps=2)
+    tr.save_checkpoint()
+    assert tr.state.step == 2 and not (tmp_path / "run" / "checkpoint-prev").exists()
+    tr.ckpt_dir.rename(tmp_path / "run" / "checkpoint-prev")  # the state right after the first rename
+    b = AgentSFTTrainer(_cfg(epochs=1, save_every=0), tmp_path / "run", log=lambda s: None)
+    b.setup(tiny_dir)
+    b.plan(len(enc))
+    assert b.try_resume(data_hash(enc)) and b.state.step == 2 and b.ckpt_dir.exists()
+
+
 def test_reused_base_gets_a_fresh_lora_and_untouched_weights(tiny_dir, tmp_path):
     """compare loads the base once (`reuse_base`): after one method trained its copy, the next
     setup's model equals a cold load with the same seed (same LoRA init, same base weights)."""

@@ -251,11 +251,16 @@ class AgentSFTTrainer:
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}, tmp / "optim.pt")
         (tmp / "state.json").write_text(json.dumps(self.state.__dict__, indent=1))
         (tmp / "config.toml").write_text(dump_toml(self.cfg))
-        if self.ckpt_dir.exists():
-            import shutil
+        # swap without a window where no complete checkpoint exists (a kill -9 may land anywhere)
+        import shutil
 
-            shutil.rmtree(self.ckpt_dir)
+        prev = self.out_dir / "checkpoint-prev"
+        if self.ckpt_dir.exists():
+            if prev.exists():
+                shutil.rmtree(prev)
+            self.ckpt_dir.rename(prev)
         tmp.rename(self.ckpt_dir)
+        shutil.rmtree(prev, ignore_errors=True)
         return self.ckpt_dir
 
     def try_resume(self, data_hash_: str) -> bool:
@@ -264,9 +269,12 @@ class AgentSFTTrainer:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        sp = self.ckpt_dir / "state.json"
-        if not sp.exists():
+        ckpt = next((c for c in (self.ckpt_dir, self.out_dir / "checkpoint-prev") if (c / "state.json").exists()), None)
+        if ckpt is None:
             return False
+        if ckpt != self.ckpt_dir:  # killed between the two renames of save_checkpoint: the previous one is complete
+            ckpt.rename(self.ckpt_dir)
+        sp = self.ckpt_dir / "state.json"
         st = json.loads(sp.read_text())
         if st.get("model_type") and st["model_type"] != self.state.model_type:
             raise ModelError(
