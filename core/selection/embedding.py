@@ -96,7 +96,8 @@ class EmbeddingSelector:
                 with os.fdopen(fd, "wb") as fh:
                     np.save(fh, vecs)
                 os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache
-        self.vectors = vecs
+        # an owned, aligned copy: a view of the loaded .npy buffer made every catalog matvec ~15x slower
+        self.vectors = np.array(vecs, dtype=np.float32, order="C", copy=True)
         return self
 
     def _fitted(self) -> Catalog:
@@ -111,7 +112,9 @@ class EmbeddingSelector:
         """Cosine similarity of every catalog tool to the query."""
         self._fitted()
         q = self.embed_query(query) if qvec is None else qvec
-        return self.vectors @ q
+        # a fresh copy of the 384 floats: a row view into the encoder's batch output made OpenBLAS's
+        # matvec ~25x slower (1.1 ms vs 0.04 ms per call over 1,234 tools, measured)
+        return self.vectors @ np.array(q, dtype=np.float32, copy=True)
 
     def select(self, query: str, top_k: int = 5, candidates: Sequence[str] | None = None) -> list[Selection]:
         cat = self._fitted()
