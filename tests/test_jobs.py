@@ -128,3 +128,29 @@ def test_bad_input_fails_before_training(env, tmp_path):
     runs = RunStore(db).list_runs()
     assert len(runs) == 3 and all(x["status"] == "failed" and x["error"] for x in runs)
     assert not any(RunStore(db).metrics(x["id"]) for x in runs)
+
+
+def test_sigterm_interrupts_a_comparison(env, tmp_path):
+    """`train compare` on SIGTERM stores the run in progress and its parent as interrupted (exit 130)."""
+    d, md = env
+    db = tmp_path / "runs.db"
+    cfg = _config(d, md, "cmp", epochs=200)
+    proc = subprocess.Popen([sys.executable, "-m", "sage_tui", "train", "compare", "--config", str(cfg), "--method", "A",
+                             "--db", str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SAGE_TUI_CACHE": str(tmp_path / "cache")})
+    store = RunStore(db)
+    deadline = time.monotonic() + 120
+    child = None
+    while child is None and time.monotonic() < deadline:
+        try:
+            child = next((r for r in store.list_runs(kind="train") if r.get("parent_id")), None)
+        except Exception:
+            pass
+        time.sleep(0.2)
+    assert child is not None, proc.stderr.read() if proc.poll() is not None else "no child run"
+    _wait_metric(store, child["id"], "loss", 2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    runs = {r["id"]: r for r in store.list_runs(kind="train")}
+    assert runs[child["id"]]["status"] == "interrupted"
+    assert runs[child["parent_id"]]["status"] == "interrupted"

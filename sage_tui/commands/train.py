@@ -125,6 +125,11 @@ def compare_cmd(
     if quick and full:
         raise UsageError("--quick and --full are exclusive")
     preset = config or ("full_gpu" if full else "quick_cpu")
+    import signal
+
+    # SIGTERM (`kill`, a CI timeout, a closed session) ends the comparison like Ctrl-C: the run in
+    # progress and the parent are stored as interrupted instead of being left "running"
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     runs = run_compare(preset, open_store_opt(db), methods=method or None, seeds=seeds,
                        log=lambda s: err.print(s, highlight=False))
     if json_out:
