@@ -134,6 +134,14 @@ def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tm
     parent = store.get_run(by["C"]["run_id"])["parent_id"]
     res = CliRunner().invoke(app, ["train", "compare", "--summary", parent, "--db", str(tmp_path / "runs.db")])
     assert res.exit_code == 0 and res.stdout.strip() == md.strip()
+    res = CliRunner().invoke(app, ["train", "compare", "--summary", parent, "--baseline", "A", "--baseline", "R",
+                                   "--db", str(tmp_path / "runs.db")])
+    assert res.exit_code == 0 and "| method vs R |" in res.stdout and "| method vs A |" in res.stdout
+    vs_r = res.stdout.split("| method vs R |", 1)[1].splitlines()
+    assert sum(line.startswith(("| A |", "| B1 |", "| C |", "| D |")) for line in vs_r) == 4  # R itself has no row
+    res = CliRunner().invoke(app, ["train", "compare", "--summary", parent, "--baseline", "Z",
+                                   "--db", str(tmp_path / "runs.db")])
+    assert res.exit_code == 2, res.output
     res = CliRunner().invoke(app, ["train", "compare", "--summary", "no-such-run", "--db", str(tmp_path / "runs.db")])
     assert res.exit_code == 4, res.output
     c = by["C"]["run_id"]

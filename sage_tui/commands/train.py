@@ -106,6 +106,9 @@ def compare_cmd(
     summary: Annotated[str | None, typer.Option("--summary", metavar="PARENT_RUN",
                                                 help="Train nothing: print the stored comparison PARENT_RUN (per-method "
                                                      "metrics with 95% intervals, paired differences vs A) as Markdown.")] = None,
+    baseline: Annotated[list[str] | None, typer.Option("--baseline", help="With --summary: the method(s) the paired "
+                                                       "differences are taken against (default A; e.g. R for "
+                                                       "coreset vs random at the same budget); repeatable.")] = None,
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -116,7 +119,13 @@ def compare_cmd(
     if summary:
         store = open_store_opt(db)
         parent = store.get_run(summary)["id"]  # NotFoundError (exit 4) when unknown; unique prefixes work
-        md = compare_summary(store, parent)
+        bases = baseline or ["A"]
+        bad = [b for b in bases if b not in ("A", "B1", "B2", "B3", "C", "D", "R")]
+        if bad:
+            raise UsageError(f"unknown --baseline {bad}; expected A, B1, B2, B3, C, D or R")
+        md = compare_summary(store, parent, baseline=bases[0])
+        for b in bases[1:]:  # the per-method table once, then one paired-difference table per extra baseline
+            md += "\n" + compare_summary(store, parent, baseline=b).split("\n\n", 1)[1]
         if json_out:
             print_json({"parent_id": parent, "markdown": md})
         else:
