@@ -99,3 +99,39 @@ def test_loss_topk_uses_real_model_loss(tmp_path):
     sel = CoresetSelector("loss_topk", 6, embedder=tfidf_embedder,
                           loss_fn=lambda ss: tr.per_sample_losses([by_id[x["id"]] for x in ss]))
     assert "d0" not in sel.select(dialogs).ids
+
+
+def test_stratified_loss_topk_keeps_every_task_type():
+    """Global loss_topk spends the budget on the task with the highest losses; stratify="task" gives
+    each task type its proportional share and ranks by loss inside it."""
+    tasks = ["tool_selection"] * 20 + ["task_planning"] * 10 + ["timing_judgment"] * 10
+    s = [{"id": f"s{i}", "task": t, "instruction": f"w{i % 5} item {i}"} for i, t in enumerate(tasks)]
+    loss = {f"s{i}": (10.0 if t == "tool_selection" else 1.0) + i / 100 for i, t in enumerate(tasks)}
+
+    def loss_fn(ss):
+        return [loss[x["id"]] for x in ss]
+
+    flat = CoresetSelector("loss_topk", 8, loss_fn=loss_fn, embedder=tfidf_embedder).select(s)
+    assert {s[int(i[1:])]["task"] for i in flat.ids} == {"tool_selection"}
+    strat = CoresetSelector("loss_topk", 8, loss_fn=loss_fn, embedder=tfidf_embedder, stratify="task").select(s)
+    by_task = {t: [i for i in strat.ids if s[int(i[1:])]["task"] == t] for t in set(tasks)}
+    assert {t: len(v) for t, v in by_task.items()} == {"tool_selection": 4, "task_planning": 2, "timing_judgment": 2}
+    assert sorted(by_task["task_planning"]) == ["s28", "s29"]  # the two highest losses of that task
+    assert strat.ids == sorted(strat.ids, key=lambda i: int(i[1:]))  # pool order
+    for strategy in ("random", "diversity", "hybrid"):
+        a = CoresetSelector(strategy, 8, seed=3, loss_fn=loss_fn, embedder=tfidf_embedder, stratify="task").select(s)
+        assert a.ids == CoresetSelector(strategy, 8, seed=3, loss_fn=loss_fn, embedder=tfidf_embedder,
+                                        stratify="task").select(s).ids
+        assert len(set(a.ids)) == 8 and len({s[int(i[1:])]["task"] for i in a.ids}) == 3, strategy
+    with pytest.raises(ConfigError, match="stratify"):
+        CoresetSelector("random", 8, stratify="category")
+
+
+def test_stratum_quotas_largest_remainder_and_caps():
+    from training.coreset import stratum_quotas
+
+    assert stratum_quotas({"a": 20, "b": 10, "c": 10}, 8) == {"a": 4, "b": 2, "c": 2}
+    q = stratum_quotas({"a": 5, "b": 3, "c": 1}, 5)  # exact 2.78 / 1.67 / 0.56 -> 2, 1, 0 + remainders
+    assert q == {"a": 3, "b": 2, "c": 0} and sum(q.values()) == 5
+    assert stratum_quotas({"a": 1, "b": 9}, 10) == {"a": 1, "b": 9}
+    assert sum(stratum_quotas({"a": 7, "b": 7, "c": 7}, 10).values()) == 10

@@ -54,7 +54,7 @@ def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, se
                 n = int(sum(v for k, v in res.summary.items() if k.startswith("eval_n/")))
                 out.append({"run_id": res.run_id, "task": "agent_tasks",
                             "config": {"method": m, "seed": seed, "preset": preset, "coreset": cfg.coreset.strategy,
-                                       "budget": cfg.coreset.budget, "continual": cfg.continual.enabled,
+                                       "budget": cfg.coreset.budget, "stratify": cfg.coreset.stratify, "continual": cfg.continual.enabled,
                                        "split": cfg.eval.split},
                             "n": n, "metrics": {k: metrics[k] for k in sorted(metrics)}})
     except KeyboardInterrupt:

@@ -70,6 +70,7 @@ class CoresetConfig:
     loss_ratio: float = 0.6  # hybrid: share of the budget chosen by loss
     embed_model: str = "minilm"  # minilm | tfidf (tests)
     score_batch_size: int = 8
+    stratify: str = "none"  # none | task: split the budget over task types (training/coreset.py)
 
 
 @dataclass
@@ -133,6 +134,8 @@ class Config:
             raise bad(f"unknown method {self.method!r}; expected one of {METHODS}", "method")
         if self.coreset.strategy not in STRATEGIES:
             raise bad(f"unknown strategy {self.coreset.strategy!r}; expected one of {STRATEGIES}", "coreset.strategy")
+        if self.coreset.stratify not in ("none", "task"):
+            raise bad(f"unknown stratify {self.coreset.stratify!r}; expected none or task", "coreset.stratify")
         if self.continual.prune_strategy not in STRATEGIES:
             raise bad(f"unknown strategy {self.continual.prune_strategy!r}", "continual.prune_strategy")
         if self.coreset.strategy != "none" and self.coreset.budget <= 0:

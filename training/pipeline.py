@@ -249,12 +249,17 @@ def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: s
         if todo:
             vals = tr.per_sample_losses([enc[i] for i in todo], batch_size=c.score_batch_size)
             BASE_LOSS_CACHE.update({keys[i]: v for i, v in zip(todo, vals, strict=True)})
-        store.log_metrics(rid, {"coreset_scored": float(len(todo)), "coreset_cached": float(len(enc) - len(todo))})
+        counts["coreset_scored"] += len(todo)
+        counts["coreset_cached"] += len(enc) - len(todo)
         return [BASE_LOSS_CACHE[k] for k in keys]
 
+    counts = {"coreset_scored": 0, "coreset_cached": 0}  # summed over calls (one per task type when stratified)
+
     sel = CoresetSelector(c.strategy, c.budget, seed=cfg.train.seed, loss_ratio=c.loss_ratio, embedder=c.embed_model,
-                          loss_fn=loss_fn if c.strategy in ("loss_topk", "hybrid") else None)
+                          loss_fn=loss_fn if c.strategy in ("loss_topk", "hybrid") else None, stratify=c.stratify)
     res = sel.select(samples)
+    if c.strategy in ("loss_topk", "hybrid"):
+        store.log_metrics(rid, {k: float(v) for k, v in counts.items()})
     (out_dir / "coreset.json").write_text(json.dumps({"strategy": res.strategy, "ids": res.ids, "scores": res.scores}))
     store.log_event(rid, f"coreset {res.strategy}: {len(res.ids)} of {len(samples)} samples in {res.seconds:.1f}s",
                     payload={"strategy": res.strategy, "ids": res.ids,
