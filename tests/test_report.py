@@ -179,9 +179,15 @@ def test_figures_drawn_with_their_data(seeded, tmp_path: Path) -> None:
         assert png.startswith(b"\x89PNG") and len(png) > 5000
         assert pdf.startswith(b"%PDF")
     figs = json.loads((tmp_path / "r" / "runs.json").read_text())["figures"]
-    eff = {s["label"]: s for s in figs["sample_efficiency"]["data"]}
-    assert set(eff) == {"A", "B1", "B2", "B3"} and eff["B2"]["x"] == [100.0, 200.0]
+    eff_data = figs["sample_efficiency"]["data"]
+    assert set(eff_data["metrics"]) == {"acc@1"}  # the synthetic runs store no planning likelihoods
+    eff = {s["label"]: s for s in eff_data["metrics"]["acc@1"]}
+    assert set(eff) == {"A", "B1", "B2", "B3", "C", "D"} and eff["B2"]["x"] == [100.0, 200.0]
     assert eff["B2"]["y"][1] == pytest.approx(0.65)
+    # three seeds per point: the error bar is the std over seeds
+    assert eff["B2"]["extra"]["err_kind"] == ["std", "std"] and eff["B2"]["extra"]["err"][1] == pytest.approx(0.01)
+    assert eff["C"]["extra"]["regime"] == "continual" and eff["A"]["extra"]["regime"] == "standard"
+    assert eff_data["caption"] == "error bars: std over seeds"
     fg = {s["label"]: s for s in figs["forgetting"]["data"]["first_chunk"]}
     assert set(fg) == {"A", "C", "D"}
     # forgetting is largest without replay and matches the definition in training/continual.py
@@ -227,7 +233,7 @@ def test_latest_per_method_and_explicit_selection(seeded, tmp_path: Path) -> Non
     assert [r["id"] for r in only] == sorted([ids["B1"][0], ids["sel:keyword"][0]])
     res = build_report(store, tmp_path / "r", Selection(run_ids=(ids["D"][0],)))
     assert res.run_ids == [ids["D"][0]]
-    assert set(res.skipped) == {"sample_efficiency", "selector_tradeoff", "plan_dag"}
+    assert set(res.skipped) == {"selector_tradeoff", "plan_dag"}  # D alone still gets a sample-efficiency point
     assert not (tmp_path / "r" / "figures" / "plan_dag.png").exists()
     md = (tmp_path / "r" / "table1.md").read_text()
     assert _md_row(md, "A: SFT baseline")[2] == "–" and _md_row(md, "D: coreset + continual")[1] == "1"

@@ -1,4 +1,5 @@
-"""Mean +- std over seeds for Table 1 and the ablation tables, with provenance for every number."""
+"""Mean +- std over seeds (or the stored 95 % CI of a single run) for Table 1 and the ablation tables,
+with provenance for every number."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from core.report.select import child_evals, coreset_of, seed_of, variant_of
 from core.report.specs import ABLATION_TASKS, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
 from core.store import RunStore
 
+CI_PREFIX = "ci95/"
+
 
 @dataclass
 class Cell:
@@ -20,11 +23,13 @@ class Cell:
     values: list[float] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
     seeds: list[int | None] = field(default_factory=list)
+    ci95: list[float | None] = field(default_factory=list)  # per run: 95 % CI half-width over its eval samples
 
-    def add(self, value: float, run_id: str, seed: int | None) -> None:
+    def add(self, value: float, run_id: str, seed: int | None, ci95: float | None = None) -> None:
         self.values.append(float(value))
         self.run_ids.append(run_id)
         self.seeds.append(seed)
+        self.ci95.append(None if ci95 is None else float(ci95))
 
     @property
     def n(self) -> int:
@@ -39,6 +44,16 @@ class Cell:
         """Sample standard deviation over seeds (None below two values)."""
         return statistics.stdev(self.values) if len(self.values) >= 2 else None
 
+    @property
+    def spread(self) -> tuple[float, str] | None:
+        """(value, kind) shown after ±: ("std", over seeds) from two runs on, else ("ci95", the single
+        run's 95 % CI half-width over evaluation samples) where stored, else None."""
+        if self.std is not None:
+            return self.std, "std"
+        if self.n == 1 and self.ci95[0] is not None:
+            return self.ci95[0], "ci95"
+        return None
+
     def to_json(self) -> dict[str, Any]:
         order = sorted(range(self.n), key=lambda i: (self.run_ids[i], self.values[i]))
         return {
@@ -48,6 +63,7 @@ class Cell:
             "values": [self.values[i] for i in order],
             "run_ids": [self.run_ids[i] for i in order],
             "seeds": [self.seeds[i] for i in order],
+            **({"ci95": [self.ci95[i] for i in order]} if any(c is not None for c in self.ci95) else {}),
         }
 
 
@@ -73,14 +89,21 @@ def train_run_metrics(store: RunStore, run: dict[str, Any], children: list[dict[
     """Summary metrics of a training run: its own, completed by evaluations of the trained model.
 
     Returns metric -> (value, run id it was read from). A child eval contributes only the
-    metrics of its task (e.g. `accuracy` only from timing_judgment).
+    metrics of its task (e.g. `accuracy` only from timing_judgment), with their `ci95/` half-widths.
     """
     out = {k: (v, run["id"]) for k, v in store.final_metrics(run["id"]).items()}
     for child in children:
         for k, v in store.final_metrics(child["id"]).items():
-            if TASK_OF_METRIC.get(k) == child.get("task") and k not in out:
+            base = k.removeprefix(CI_PREFIX)
+            if TASK_OF_METRIC.get(base) == child.get("task") and k not in out:
                 out[k] = (v, child["id"])
     return out
+
+
+def ci95_of(values: dict[str, tuple[float, str]], metric: str) -> float | None:
+    """The stored 95 % CI half-width of `metric` (`ci95/<metric>`) when it comes from the same run."""
+    ci = values.get(CI_PREFIX + metric)
+    return ci[0] if ci is not None and metric in values and ci[1] == values[metric][1] else None
 
 
 def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row], dict[str, list[str]]]:
@@ -104,7 +127,7 @@ def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row],
         sources[r["id"]] = sorted({src for _, src in values.values()})
         for spec in TABLE1_METRICS:
             if spec.name in values:
-                row.cell(spec.name).add(values[spec.name][0], r["id"], seed_of(r))
+                row.cell(spec.name).add(values[spec.name][0], r["id"], seed_of(r), ci95_of(values, spec.name))
     for method, bs in budgets.items():
         if len(bs) > 1:
             rows.pop(method, None)  # shown as one row per budget instead

@@ -1,4 +1,4 @@
-"""Build the report folder: tables (LaTeX + Markdown), figures (PDF + PNG) and runs.json."""
+"""Build the report folder: tables (LaTeX + Markdown), paired differences, figures (PDF + PNG) and runs.json."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from core import __version__
-from core.report import figdata, figures, tables
+from core.report import figdata, figures, paired, tables
 from core.report.aggregate import AblationSection, Row, ablation_sections, table1_rows
 from core.report.select import Selection, child_evals, seed_of, select_runs
 from core.report.specs import TABLE1_METRICS
 from core.store import RunStore
 
-TABLE_FILES = ("table1.tex", "table1.md", "ablation.tex", "ablation.md", "runs.json")
+TABLE_FILES = ("table1.tex", "table1.md", "paired.tex", "paired.md", "ablation.tex", "ablation.md", "runs.json")
 FIGURES = ("sample_efficiency", "forgetting", "selector_tradeoff", "plan_dag")
 RUN_FIELDS = ("kind", "status", "task", "method", "name", "dataset_hash", "catalog_hash", "package_version", "parent_id", "started", "ended")
 
@@ -56,6 +56,7 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
     sections = ablation_sections(store, runs)
     children = child_evals(store, {r["id"] for r in runs if r["kind"] == "train"})
     all_runs = {r["id"]: r for r in runs}
+    pairs = paired.paired_sections(store, rows, all_runs, children)
     for kids in children.values():
         all_runs.update({k["id"]: k for k in kids})
 
@@ -70,6 +71,8 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
     for name, text in (
         ("table1.tex", tables.table1_tex(rows)),
         ("table1.md", tables.table1_md(rows)),
+        ("paired.tex", tables.paired_tex(pairs)),
+        ("paired.md", tables.paired_md(pairs)),
         ("ablation.tex", tables.ablation_tex(sections)),
         ("ablation.md", tables.ablation_md(sections)),
     ):
@@ -85,9 +88,10 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
 
     eff = figdata.sample_efficiency(store, runs)
     if eff:
-        done("sample_efficiency", figures.sample_efficiency(eff, fig_dir), [s.to_json() for s in eff])
+        data = {m: [s.to_json() for s in ss] for m, ss in eff.items()}
+        done("sample_efficiency", figures.sample_efficiency(eff, fig_dir), {"caption": figures.error_caption(eff), "metrics": data})
     else:
-        skipped["sample_efficiency"] = "no A/B1/B2/B3 training runs with acc@1 and samples_used"
+        skipped["sample_efficiency"] = "no training runs (A, B1-B3, R, C, D) with samples_used and acc@1, plan_nll or plan_token_acc"
     fg = figdata.forgetting(store, runs)
     if fg["first_chunk"] or fg["mean_seen"]:
         done("forgetting", figures.forgetting(fg, fig_dir), {k: [s.to_json() for s in v] for k, v in fg.items()})
@@ -111,6 +115,7 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
         "sage_tui_version": __version__,
         "selection": selection.to_json(),
         "table1": {"metrics": [s.name for s in TABLE1_METRICS], "rows": _rows_json(rows)},
+        "paired": [paired.section_json(p) for p in pairs],
         "ablation": [_section_json(s) for s in sections],
         "figures": figs,
         "runs": {rid: _run_json(r) for rid, r in sorted(all_runs.items())},

@@ -8,12 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.report.aggregate import AblationSection, train_run_metrics
+from core.report.aggregate import AblationSection, ci95_of, train_run_metrics
 from core.report.select import child_evals, seed_of
 from core.store import RunStore
 
 CHUNK_PREFIX = "chunk_acc/"
-EFFICIENCY_METHODS = ("A", "B1", "B2", "B3")
+EFFICIENCY_METHODS = ("A", "B1", "B2", "B3", "R", "C", "D")  # R: random-coreset control; C, D: continual regime
+CONTINUAL_METHODS = ("C", "D")
+EFFICIENCY_METRICS = ("acc@1", "plan_nll", "plan_token_acc")
 STREAM_METHODS = ("A", "C", "D")
 
 
@@ -56,18 +58,48 @@ def _series(label: str, points: dict[float, list[float]], run_ids: Iterable[str]
     return s
 
 
-def sample_efficiency(store: RunStore, runs: list[dict[str, Any]], metric: str = "acc@1") -> list[Series]:
-    """Accuracy against training samples used, per method A/B1/B2/B3 (mean +- std over seeds)."""
+def sample_efficiency(store: RunStore, runs: list[dict[str, Any]],
+                      metrics: tuple[str, ...] = EFFICIENCY_METRICS) -> dict[str, list[Series]]:
+    """Per metric (only those with data), one series per method: the metric against training samples used.
+
+    y is the mean over seeds; `extra["err"]` the error bar per point: std over seeds where a point has
+    two runs or more (`err_kind` "std"), else the run's stored `ci95/<metric>` half-width over
+    evaluation samples ("ci95"), else 0 ("none"). `extra["regime"]` is "continual" for C and D.
+    """
     train = [r for r in runs if r["kind"] == "train" and r.get("method") in EFFICIENCY_METHODS]
     children = child_evals(store, {r["id"] for r in train})
-    pts: dict[str, dict[float, list[float]]] = {}
-    ids: dict[str, list[str]] = {}
+    pts: dict[str, dict[str, dict[float, list[tuple[float, float | None]]]]] = {}
+    ids: dict[tuple[str, str], list[str]] = {}
     for r in sorted(train, key=lambda r: r["id"]):
         vals = train_run_metrics(store, r, children.get(r["id"], []))
-        if metric in vals and "samples_used" in vals:
-            pts.setdefault(r["method"], {}).setdefault(vals["samples_used"][0], []).append(vals[metric][0])
-            ids.setdefault(r["method"], []).extend(sorted({r["id"], vals[metric][1]}))
-    return [_series(m, pts[m], ids[m]) for m in EFFICIENCY_METHODS if m in pts]
+        if "samples_used" not in vals:
+            continue
+        for metric in metrics:
+            if metric in vals:
+                point = (vals[metric][0], ci95_of(vals, metric))
+                pts.setdefault(metric, {}).setdefault(r["method"], {}).setdefault(vals["samples_used"][0], []).append(point)
+                ids.setdefault((metric, r["method"]), []).extend({r["id"], vals[metric][1]})
+    out: dict[str, list[Series]] = {}
+    for metric in metrics:
+        if metric not in pts:
+            continue
+        out[metric] = []
+        for m in EFFICIENCY_METHODS:
+            if m not in pts[metric]:
+                continue
+            by_x = pts[metric][m]
+            s = _series(m, {x: [v for v, _ in ps] for x, ps in by_x.items()}, ids[(metric, m)])
+            err: list[float] = []
+            kinds: list[str] = []
+            for x in s.x:
+                ps = by_x[x]
+                ci = ps[0][1] if len(ps) == 1 else None
+                kind = "std" if len(ps) > 1 else "ci95" if ci is not None else "none"
+                err.append(statistics.stdev([v for v, _ in ps]) if kind == "std" else ci if ci is not None else 0.0)
+                kinds.append(kind)
+            s.extra = {"err": err, "err_kind": kinds, "regime": "continual" if m in CONTINUAL_METHODS else "standard"}
+            out[metric].append(s)
+    return out
 
 
 def _chunk_matrix(store: RunStore, run_id: str) -> tuple[list[str], dict[tuple[int, str], float]]:

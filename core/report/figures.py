@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from core.report.aggregate import AblationSection
 from core.report.figdata import Series, TradeoffPoint, plan_edges, plan_subgoals
 
-COLORS = {"A": "#4c4c4c", "B1": "#1f77b4", "B2": "#2ca02c", "B3": "#9467bd", "C": "#ff7f0e", "D": "#d62728"}
-MARKERS = {"A": "o", "B1": "s", "B2": "^", "B3": "D", "C": "v", "D": "P"}
+COLORS = {"A": "#4c4c4c", "B1": "#1f77b4", "B2": "#2ca02c", "B3": "#9467bd", "C": "#ff7f0e", "D": "#d62728", "R": "#8c564b"}
+MARKERS = {"A": "o", "B1": "s", "B2": "^", "B3": "D", "C": "v", "D": "P", "R": "X"}
+SHORT_LABELS = {
+    "A": "A: SFT, all data", "B1": "B1: coreset (loss)", "B2": "B2: coreset (diversity)", "B3": "B3: coreset (hybrid)",
+    "R": "R: random coreset (control)", "C": "C: continual replay", "D": "D: coreset + continual",
+}
+# metric -> (panel title, y label, is a rate in [0, 1])
+EFFICIENCY_PANELS = {
+    "acc@1": ("Tool selection", "acc@1 (higher is better)", True),
+    "plan_nll": ("Planning likelihood", "gold-plan NLL per token (lower is better)", False),
+    "plan_token_acc": ("Planning tokens", "gold-plan token accuracy (higher is better)", True),
+}
+ERROR_TEXT = {
+    "std": "std over seeds",
+    "ci95": "95 % CI over evaluation samples (one seed)",
+    "none": "no bar: one seed without a stored CI",
+}
 
 
 def _plt():
@@ -39,20 +55,88 @@ def _clamp_unit(ax: Any) -> None:
     ax.set_ylim(max(lo, -0.02), min(hi, 1.02))
 
 
-def sample_efficiency(series: list[Series], out_dir: Path, metric: str = "acc@1") -> list[str]:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+def error_caption(data: dict[str, list[Series]]) -> str:
+    """What the error bars are, from the kinds the drawn points use."""
+    kinds = sorted({k for ss in data.values() for s in ss for k in s.extra.get("err_kind", [])}, key=list(ERROR_TEXT).index)
+    texts = [ERROR_TEXT[k] + (" (points with >= 2 seeds)" if k == "std" and len(kinds) > 1 else "") for k in kinds]
+    return "error bars: " + "; ".join(texts) if texts else ""
+
+
+class _XAxis:
+    """Training-sample axis: log2 when the sizes span 4x or more, else linear; sideways offsets in axis units."""
+
+    def __init__(self, xs: list[float]) -> None:
+        self.log = xs[0] > 0 and xs[-1] / xs[0] >= 4
+        f = [self.fwd(x) for x in xs]
+        self.lo, self.hi = f[0], f[-1]
+        self.span = (self.hi - self.lo) or (1.0 if self.log else max(abs(xs[0]), 1.0))
+        self.ticks: list[float] = []
+        for x, fx in zip(xs, f, strict=True):  # thin out ticks that would print on top of each other
+            if not self.ticks or fx - self.fwd(self.ticks[-1]) >= 0.12 * self.span:
+                self.ticks.append(x)
+
+    def fwd(self, x: float) -> float:
+        return math.log2(x) if self.log else x
+
+    def inv(self, v: float) -> float:
+        return 2.0**v if self.log else v
+
+    def shift(self, x: float, steps: float) -> float:
+        return self.inv(self.fwd(x) + steps * 0.04 * self.span)
+
+    def apply(self, ax: Any) -> None:
+        if self.log:
+            ax.set_xscale("log", base=2)
+            ax.minorticks_off()
+        ax.set_xticks(self.ticks, [f"{x:g}" for x in self.ticks])
+        ax.set_xlim(self.inv(self.lo - 0.25 * self.span), self.inv(self.hi + 0.25 * self.span))
+
+
+def _dodge(series: list[Series]) -> dict[tuple[str, float], float]:
+    """Sideways offset (in steps) per (method, x) so methods at the same x sit side by side, in legend order."""
+    at: dict[float, list[str]] = {}
     for s in series:
-        ax.errorbar(
-            s.x, s.y, yerr=s.y_std, label=s.label, color=COLORS.get(s.label), marker=MARKERS.get(s.label, "o"),
-            capsize=3, linewidth=1.5, markersize=5,
-        )
-    ax.set_xlabel("training samples used")
-    ax.set_ylabel(f"tool selection {metric}")
-    ax.set_title("Sample efficiency (mean ± std over seeds)")
-    ax.grid(alpha=0.3)
-    ax.legend(title="method", frameon=False)
-    _clamp_unit(ax)
+        for x in s.x:
+            at.setdefault(x, []).append(s.label)
+    return {(m, x): i - (len(ms) - 1) / 2 for x, ms in at.items() for i, m in enumerate(ms)}
+
+
+def sample_efficiency(data: dict[str, list[Series]], out_dir: Path) -> list[str]:
+    """One panel per metric: value against training samples used, every method; C/D (continual) hollow + dashed."""
+    plt = _plt()
+    metrics = [m for m in EFFICIENCY_PANELS if data.get(m)] + [m for m in sorted(data) if m not in EFFICIENCY_PANELS and data[m]]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 3.3), squeeze=False)
+    xaxis = _XAxis(sorted({x for m in metrics for s in data[m] for x in s.x}))
+    handles: dict[str, Any] = {}
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        title, ylabel, unit = EFFICIENCY_PANELS.get(metric, (metric, metric, False))
+        offsets = _dodge(data[metric])
+        for s in data[metric]:
+            continual = s.extra.get("regime") == "continual"
+            color = COLORS.get(s.label, "#333333")
+            h = ax.errorbar(
+                [xaxis.shift(x, offsets[(s.label, x)]) for x in s.x], s.y, yerr=s.extra.get("err", s.y_std), color=color,
+                marker=MARKERS.get(s.label, "o"), linestyle="--" if continual else "-", capsize=3, linewidth=1.3,
+                markersize=6, markerfacecolor="white" if continual else color, markeredgewidth=1.3,
+            )
+            handles.setdefault(s.label, h)
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("training samples used" + (" (log scale)" if xaxis.log else ""))
+        xaxis.apply(ax)
+        ax.grid(alpha=0.3)
+        if unit:
+            _clamp_unit(ax)
+    order = [m for m in SHORT_LABELS if m in handles] + sorted(m for m in handles if m not in SHORT_LABELS)
+    fig.legend([handles[m] for m in order], [SHORT_LABELS.get(m, m) for m in order], loc="upper center",
+               bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(order)), frameon=False, fontsize=8,
+               title="solid, filled: standard fine-tuning; dashed, hollow: continual (task stream + replay)",
+               title_fontsize=8)
+    note = f"{error_caption(data)}; points at the same x are offset sideways"
+    if len(note) > 110:
+        note = note.replace("; points", "\npoints", 1)
+    fig.suptitle(f"Sample efficiency: quality of the trained model vs training samples\n{note}", fontsize=9)
+    fig.tight_layout()
     return save(fig, out_dir, "sample_efficiency")
 
 

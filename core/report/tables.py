@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.report.aggregate import AblationSection, Cell, Row
+from core.report.paired import PAIRED_METRICS, Diff, PairedSection, PairedSpec
 from core.report.specs import ABLATION_TASKS, TABLE1_METRICS, MetricSpec
 
 MISSING_MD = "–"
@@ -38,7 +39,8 @@ def _cell_text(cell: Cell | None, spec: MetricSpec, best: dict[str, str], *, tex
         return MISSING_TEX if tex else MISSING_MD
     mean = fmt(cell.mean, spec.decimals)
     pm = r" $\pm$ " if tex else " ± "
-    text = mean if cell.std is None else f"{mean}{pm}{fmt(cell.std, spec.decimals)}"
+    spread = cell.spread
+    text = mean if spread is None else f"{mean}{pm}{fmt(spread[0], spec.decimals)}"
     if best.get(spec.name) == mean:
         text = rf"\textbf{{{text}}}" if tex else f"**{text}**"
     return text
@@ -90,22 +92,42 @@ def _md_table(first_col: str, rows: Sequence[Row], specs: Sequence[MetricSpec], 
     return lines
 
 
-TABLE1_CAPTION = (
-    "Methods compared: tool selection, planning and timing quality of the trained model, and training cost. "
-    "Mean $\\pm$ std over seeds (Runs = number of training runs); best per column in bold."
-)
+def spread_kinds(rows: Sequence[Row], specs: Sequence[MetricSpec]) -> set[str]:
+    """Which kinds of ± ("std", "ci95") the cells of `rows` show."""
+    return {sp[1] for r in rows for s in specs if (c := r.cells.get(s.name)) is not None and (sp := c.spread) is not None}
+
+
+def table1_caption(rows: Sequence[Row]) -> str:
+    """Plain-text caption of Table 1; says what ± means in the cells actually shown."""
+    kinds = spread_kinds(rows, TABLE1_METRICS)
+    parts = ["Methods compared: tool selection, planning and timing quality of the trained model, and training cost."]
+    if kinds == {"std"}:
+        parts.append("Mean ± std over seeds.")
+    elif kinds == {"ci95"}:
+        parts.append("One run per cell: value ± half-width of that run's 95 % CI over evaluation samples where stored "
+                     "(sampling noise of the evaluation set, not seed variance); bare values have no stored CI.")
+    elif kinds:
+        parts.append("Mean ± std over seeds where a cell has several runs; where it has one run, ± is the half-width "
+                     "of that run's 95 % CI over evaluation samples where stored (sampling noise of the evaluation set, not seed variance).")
+    parts.append("Runs = number of training runs; best mean per column in bold (not a significance test: "
+                 "see the paired differences in paired.md).")
+    return " ".join(parts)
+
+
+def _tex_text(text: str) -> str:
+    return tex_escape(text).replace("±", r"$\pm$")
 
 
 def table1_tex(rows: Sequence[Row]) -> str:
-    lines = [f"% {HEADER}", r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{TABLE1_CAPTION}}}", r"\label{tab:main}"]
+    lines = [f"% {HEADER}", r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{_tex_text(table1_caption(rows))}}}",
+             r"\label{tab:main}"]
     lines += _tex_tabular("Method", rows, TABLE1_METRICS, {})
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
 
 
 def table1_md(rows: Sequence[Row]) -> str:
-    caption = TABLE1_CAPTION.replace("$\\pm$", "±")
-    lines = ["# Table 1", "", f"_{HEADER}_", "", caption, ""]
+    lines = ["# Table 1", "", f"_{HEADER}_", "", table1_caption(rows), ""]
     lines += _md_table("Method", rows, TABLE1_METRICS, {})
     return "\n".join(lines) + "\n"
 
@@ -136,4 +158,68 @@ def ablation_md(sections: Sequence[AblationSection]) -> str:
     for s in sections:
         lines += ["", f"## {_section_title(s)}", ""]
         lines += _md_table(s.component, s.rows, ABLATION_TASKS[s.task][1], {})
+    return "\n".join(lines) + "\n"
+
+
+# ---- paired differences ------------------------------------------------------------------------
+def _n_text(sec: PairedSection, spec: PairedSpec) -> str:
+    ns = sorted({d.n for r in sec.rows if (d := r.diffs.get(spec.key)) is not None})
+    return "" if not ns else f"n={ns[0]}" if len(ns) == 1 else f"n={ns[0]}-{ns[-1]}"
+
+
+def _diff_text(d: Diff | None, spec: PairedSpec, *, tex: bool) -> str:
+    if d is None:
+        return MISSING_TEX if tex else MISSING_MD
+    mean = fmt(d.mean, spec.decimals)
+    sign, mean = ("-", mean[1:]) if mean.startswith("-") else ("+", mean)
+    mean = f"${sign}${mean}" if tex else f"{sign}{mean}"
+    if d.ci95 is None:
+        return mean
+    pm, star = (r" $\pm$ ", "$^{*}$") if tex else (" ± ", "*")
+    return f"{mean}{pm}{fmt(d.ci95, spec.decimals)}{star if d.excludes_zero else ''}"
+
+
+def paired_caption(sec: PairedSection) -> str:
+    return (f"Paired difference to {sec.label} on the same evaluation samples (method - {sec.reference}; runs matched by "
+            "comparison and seed, the difference averaged over matched runs per sample): mean ± half-width of the 95 % CI "
+            "over evaluation samples (n per column); * = the interval excludes 0. Positive is better except for "
+            "plan NLL (lower is better); timing margin = log-odds on the gold call/no-call decision. "
+            "Pairs = matched run pairs.")
+
+
+def paired_md(sections: Sequence[PairedSection]) -> str:
+    lines = ["# Paired differences", "", f"_{HEADER}_"]
+    if not sections:
+        lines += ["", "No training runs of A or R with stored per-sample results were selected."]
+    for sec in sections:
+        lines += ["", f"## Difference to {sec.label}", "", paired_caption(sec), ""]
+        heads = ["Method", "Pairs"]
+        for s in PAIRED_METRICS:
+            n = _n_text(sec, s)
+            heads.append(f"{s.label} {'↑' if s.higher_is_better else '↓'}" + (f" ({n})" if n else ""))
+        lines += ["| " + " | ".join(heads) + " |", "|" + "|".join([":---", "---:", *(":---:" for _ in PAIRED_METRICS)]) + "|"]
+        for r in sec.rows:
+            cells = [_diff_text(r.diffs.get(s.key), s, tex=False) for s in PAIRED_METRICS]
+            lines.append("| " + " | ".join([r.label, str(r.run_pairs), *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def paired_tex(sections: Sequence[PairedSection]) -> str:
+    lines = [f"% {HEADER}"]
+    if not sections:
+        lines.append("% no training runs of A or R selected")
+    for sec in sections:
+        lines += ["", r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{_tex_text(paired_caption(sec))}}}",
+                  rf"\label{{tab:paired-{sec.reference.lower()}}}",
+                  r"\begin{tabular}{l r " + " ".join("c" for _ in PAIRED_METRICS) + "}", r"\toprule"]
+        heads = ["Method", "Pairs"]
+        for s in PAIRED_METRICS:
+            n = _n_text(sec, s)
+            arrow = r"$\uparrow$" if s.higher_is_better else r"$\downarrow$"
+            heads.append(f"{tex_escape(s.label)} {arrow}" + (f" ({n})" if n else ""))
+        lines += [" & ".join(heads) + r" \\", r"\midrule"]
+        for r in sec.rows:
+            cells = [_diff_text(r.diffs.get(s.key), s, tex=True) for s in PAIRED_METRICS]
+            lines.append(" & ".join([tex_escape(r.label), str(r.run_pairs), *cells]) + r" \\")
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,173 @@
+"""Paired differences between Table 1 rows on the same evaluation samples (each method vs A and vs R).
+
+The per-sample rows a training run stores (`store.sample_results`, with `task` and `sample_id`) are
+matched between a method's run and the reference's run of the same comparison and seed (same
+`parent_id`, same seed). Per evaluation sample the difference method - reference is averaged over
+the matched run pairs; the table shows its mean over samples ± the half-width of the normal 95 % CI
+(1.96 * sd / sqrt(n), as in training/compare.py). Re-implemented here because core never imports
+training.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.report.aggregate import Row
+from core.report.select import seed_of
+from core.store import RunStore
+
+REFERENCES = ("A", "R")
+
+
+@dataclass(frozen=True)
+class PairedSpec:
+    key: str  # name in the manifest
+    label: str  # column header
+    task: str  # task of the per-sample rows
+    higher_is_better: bool = True
+    decimals: int = 3
+
+
+PAIRED_METRICS: tuple[PairedSpec, ...] = (
+    PairedSpec("acc@1", "Acc@1", "tool_selection"),
+    PairedSpec("mrr", "MRR", "tool_selection"),
+    PairedSpec("accuracy", "Timing acc.", "timing_judgment"),
+    PairedSpec("timing_margin", "Timing margin", "timing_judgment"),
+    PairedSpec("plan_token_acc", "Plan tok. acc.", "task_planning_scored"),
+    PairedSpec("plan_nll", "Plan NLL", "task_planning_scored", higher_is_better=False),
+)
+
+
+def sample_value(spec: PairedSpec, row: dict[str, Any]) -> float | None:
+    """A metric of one evaluation sample; timing accuracy is `pred == gold` (or `metrics.correct`), the timing
+    margin the log-odds on the gold decision (`margin` signed by `gold`, as in training/compare.py)."""
+    if spec.key == "accuracy" and "pred" in row and "gold" in row:
+        return float(row["pred"] == row["gold"])
+    if spec.key == "timing_margin":
+        m = row.get("margin")
+        ok = isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m) and isinstance(row.get("gold"), bool)
+        return (float(m) if row["gold"] else -float(m)) if ok else None
+    v = (row.get("metrics") or {}).get("correct" if spec.key == "accuracy" else spec.key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def run_samples(store: RunStore, run: dict[str, Any], children: Sequence[dict[str, Any]] = ()) -> dict[tuple[str, str], dict[str, Any]]:
+    """(task, sample id) -> per-sample row of a training run and of the evaluations of its model."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for src in (run, *children):
+        for s in store.sample_results(src["id"]):
+            out.setdefault((str(s.get("task") or src.get("task") or ""), str(s["sample_id"])), s)
+    return out
+
+
+@dataclass
+class Diff:
+    """Mean paired difference (method - reference) over evaluation samples and its 95 % CI half-width."""
+
+    mean: float
+    ci95: float | None  # None below two samples
+    n: int  # evaluation samples
+    run_pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.ci95 is not None and abs(self.mean) > self.ci95
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mean": self.mean, "ci95": self.ci95, "n": self.n, "excludes_zero": self.excludes_zero,
+                "run_pairs": [list(p) for p in self.run_pairs]}
+
+
+def paired_diff(spec: PairedSpec, pairs: Sequence[tuple[str, str]], samples: dict[str, dict[tuple[str, str], dict[str, Any]]]) -> Diff | None:
+    """Per sample, the difference averaged over the run pairs holding it; mean and CI over samples."""
+    per_sample: dict[str, list[float]] = {}
+    used: list[tuple[str, str]] = []
+    for mine, ref in pairs:
+        a, b = samples[mine], samples[ref]
+        hit = False
+        for task, sid in sorted(set(a) & set(b)):
+            if task != spec.task:
+                continue
+            va, vb = sample_value(spec, a[(task, sid)]), sample_value(spec, b[(task, sid)])
+            if va is not None and vb is not None:
+                per_sample.setdefault(sid, []).append(va - vb)
+                hit = True
+        if hit:
+            used.append((mine, ref))
+    if not per_sample:
+        return None
+    diffs = [math.fsum(v) / len(v) for _, v in sorted(per_sample.items())]
+    ci = 1.96 * statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) >= 2 else None
+    return Diff(math.fsum(diffs) / len(diffs), ci, len(diffs), used)
+
+
+@dataclass
+class PairedRow:
+    key: str
+    label: str
+    run_pairs: int  # matched (comparison, seed) run pairs
+    diffs: dict[str, Diff]
+
+
+@dataclass
+class PairedSection:
+    reference: str  # row key of the reference (A, R or R@<budget>)
+    label: str
+    rows: list[PairedRow]
+
+
+def _match_key(run: dict[str, Any]) -> tuple[str, int]:
+    seed = seed_of(run)
+    return (run.get("parent_id") or "", -1 if seed is None else seed)
+
+
+def _reference_row(ref: str, row: Row, by_key: dict[str, Row]) -> Row | None:
+    """`ref` itself, or (a reference run at several budgets) the one with the same budget as `row`."""
+    if ref in by_key:
+        return by_key[ref]
+    _, _, budget = row.key.partition("@")
+    return by_key.get(f"{ref}@{budget}") if budget else None
+
+
+def paired_sections(store: RunStore, rows: Sequence[Row], runs: dict[str, dict[str, Any]],
+                    children: dict[str, list[dict[str, Any]]]) -> list[PairedSection]:
+    """One section per reference method (A, R) present: every other Table 1 row against it."""
+    live = [r for r in rows if r.run_ids]
+    by_key = {r.key: r for r in live}
+    samples: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+
+    def samples_of(rid: str) -> dict[tuple[str, str], dict[str, Any]]:
+        if rid not in samples:
+            samples[rid] = run_samples(store, runs[rid], children.get(rid, []))
+        return samples[rid]
+
+    sections = []
+    for ref in REFERENCES:
+        if not any(r.key.partition("@")[0] == ref for r in live):
+            continue
+        out_rows = []
+        for row in live:
+            ref_row = _reference_row(ref, row, by_key)
+            if row.key.partition("@")[0] == ref or ref_row is None:
+                continue
+            ref_runs = {_match_key(runs[rid]): rid for rid in ref_row.run_ids if rid in runs}
+            pairs = [(rid, ref_runs[_match_key(runs[rid])]) for rid in row.run_ids
+                     if rid in runs and _match_key(runs[rid]) in ref_runs]
+            for pair in pairs:
+                for rid in pair:
+                    samples_of(rid)
+            diffs = {s.key: d for s in PAIRED_METRICS if (d := paired_diff(s, pairs, samples)) is not None}
+            out_rows.append(PairedRow(row.key, row.label, len(pairs), diffs))
+        label = next(r.label for r in live if r.key.partition("@")[0] == ref)
+        sections.append(PairedSection(ref, label.split(",")[0], out_rows))
+    return sections
+
+
+def section_json(sec: PairedSection) -> dict[str, Any]:
+    return {"reference": sec.reference, "label": sec.label,
+            "rows": {r.key: {"label": r.label, "run_pairs": r.run_pairs, "diffs": {k: d.to_json() for k, d in sorted(r.diffs.items())}}
+                     for r in sec.rows}}
