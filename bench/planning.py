@@ -1,7 +1,13 @@
 """Planning/timing benchmark: plan latency p50/p95, binding vs raw llama.cpp tokens/s, timing throughput.
 
     .venv/bin/python bench/planning.py [--limit 20] [--threads 1] [--model gemma3-270m] [--llama-bench PATH]
-        [--planners hierarchical,flat,greedy,hierarchical_per_subgoal@OTHER_LORA.gguf]
+        [--planners hierarchical,flat,greedy,hierarchical_per_subgoal@OTHER_LORA.gguf,hierarchical~draft=0]
+        [--baseline hierarchical~draft=0~positional=0]
+
+A planner spec is `NAME[@LORA][~KEY=VALUE...]`; the `~` options give that arm its own backend (and llama.cpp
+contexts): `draft` (prompt-lookup draft tokens, 0 = off), `positional` (0 = the earlier step schema with
+sampled ids), `threads`, `threads_batch`, `flash` (1 = flash attention). `--baseline SPEC` prints every
+arm's p50/p95 as a ratio of that arm's, measured in the same run.
 
 Raw llama.cpp numbers come from `llama-bench` built from the source the binding vendors
 (bench/build_llama_bench.sh). Results go to bench/results/planning-<timestamp>.json.
@@ -42,12 +48,13 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
 
     sel = make_selector(catalog)
     keys = ("prompt_tokens", "reused_prompt_tokens", "sampled_tokens", "forced_tokens", "prompt_s", "forward_s",
-            "regex_s")
+            "regex_s", "forward_calls", "draft_tokens", "accepted_draft_tokens")
     made = {}
     for spec in planners:
-        name, _, lora = spec.partition("@")
-        made[spec] = make_planner(name, catalog, selector=sel, backend=backend_for(lora) if lora else backend)
-    acc = {name: {"lat": [], "metrics": [], "calls": [], "toks": [], "parts": {k: [] for k in keys}}
+        name, lora, opts = parse_spec(spec)
+        be = backend_for(lora, opts, spec) if lora or opts else backend
+        made[spec] = make_planner(name, catalog, selector=sel, backend=be)
+    acc = {name: {"lat": [], "metrics": [], "calls": [], "toks": [], "trunc": [], "parts": {k: [] for k in keys}}
            for name in planners}
     load = []
     for s in samples:
@@ -60,6 +67,7 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
             a["metrics"].append(plan_metrics(plan.steps, gold_steps(s), catalog, plan.candidates))
             a["calls"].append(plan.meta.get("llm_calls", 0))
             a["toks"].append(plan.meta.get("completion_tokens", 0))
+            a["trunc"].append(float(any(r.kind == "truncate" and "max_tokens" in r.detail for r in plan.repairs)))
             for k, v in a["parts"].items():
                 v.append(float(plan.meta.get(k, 0.0)))
     out = {}
@@ -69,6 +77,7 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
         out[name] = {"n": len(samples), "p50_s": pct(a["lat"], 0.5), "p95_s": pct(a["lat"], 0.95),
                      "mean_llm_calls": statistics.fmean(a["calls"]),
                      "mean_completion_tokens": statistics.fmean(a["toks"]), "metrics": mean,
+                     "truncated_rate": statistics.fmean(a["trunc"]),
                      "mean_breakdown": {k: statistics.fmean(v) for k, v in a["parts"].items()},
                      "latencies_s": [round(x, 3) for x in a["lat"]]}
         print(f"plan {name:24s} p50 {out[name]['p50_s']:.2f}s  p95 {out[name]['p95_s']:.2f}s  "
@@ -76,6 +85,27 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
               f"node_f1 {mean['node_f1']:.3f}  edge_f1 {mean['edge_f1']:.3f}  exact {mean['exact_match']:.3f}",
               flush=True)
     bench_plans.load1_per_sample = [round(x, 2) for x in load]  # type: ignore[attr-defined]
+    return out
+
+
+def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """`NAME[@LORA][~KEY=VALUE...]` -> (planner name, LoRA or None, backend options)."""
+    head, *mods = spec.split("~")
+    name, _, lora = head.partition("@")
+    opts = dict(m.split("=", 1) for m in mods)
+    unknown = set(opts) - {"draft", "positional", "threads", "threads_batch", "flash"}
+    if unknown:
+        raise SystemExit(f"unknown option(s) {sorted(unknown)} in planner spec {spec!r}")
+    return name, lora or None, opts
+
+
+def print_ratios(planning: dict, baseline: str) -> dict:
+    """p50/p95 of every arm over the baseline arm's (same run)."""
+    b = planning[baseline]
+    out = {}
+    for name, v in planning.items():
+        out[name] = {"p50": v["p50_s"] / b["p50_s"], "p95": v["p95_s"] / b["p95_s"]}
+        print(f"ratio {name:40s} / {baseline}: p50 {out[name]['p50']:.3f}  p95 {out[name]['p95']:.3f}", flush=True)
     return out
 
 
@@ -187,6 +217,7 @@ def main() -> None:
     ap.add_argument("--timing-limit", type=int, default=40)
     ap.add_argument("--split", default="test")
     ap.add_argument("--planners", default="hierarchical,flat,greedy")
+    ap.add_argument("--baseline", default=None, help="planner spec the others are compared with (added if absent)")
     ap.add_argument("--llama-bench", default=None, help="llama-bench executable (default: the cache-dir build)")
     ap.add_argument("--n-prompt", type=int, default=128, help="tps: prompt tokens (llama-bench -p)")
     ap.add_argument("--n-gen", type=int, default=32, help="tps: generated tokens (llama-bench -n)")
@@ -195,6 +226,7 @@ def main() -> None:
     ap.add_argument("--tps-n-ctx", type=int, default=0,
                     help="tps: binding context size (default: the backend's, 2048; llama-bench uses n_prompt+n_gen)")
     ap.add_argument("--skip", default="", help="comma list of parts to skip: plan,tps,timing")
+    ap.add_argument("--tag", default="", help="suffix of the result file name (e.g. -quiet)")
     args = ap.parse_args()
 
     from core.catalog import load_catalog
@@ -215,15 +247,28 @@ def main() -> None:
         samples = ds.samples[: args.limit]
         others: dict = {}
 
-        def backend_for(lora: str):
-            if lora not in others:
+        def backend_for(lora: str | None, opts: dict[str, str], spec: str):
+            key = spec.split("@")[-1] if lora else spec  # one backend (own contexts) per LoRA + options
+            if key not in others:
                 base = "gemma3-270m" if args.model in ("gemma3-270m", "sage-gemma3-270m") else args.model
-                r = resolve_model(base, None if lora == "none" else lora)
-                others[lora] = LlamaCppBackend(r, n_threads=threads, decoding=args.decoding)
-                result.setdefault("other_models", {})[lora] = r.to_dict()
-            return others[lora]
+                r = resolve_model(base, None if lora == "none" else lora) if lora else resolved
+                others[key] = LlamaCppBackend(
+                    r, n_threads=int(opts.get("threads", threads)),
+                    n_threads_batch=int(opts["threads_batch"]) if "threads_batch" in opts else None,
+                    flash_attn=opts.get("flash") == "1", decoding=args.decoding,
+                    draft_tokens=int(opts["draft"]) if "draft" in opts else None,
+                    positional=opts.get("positional", "1") != "0", context_tag=key)
+                result.setdefault("other_models", {})[key] = {**r.to_dict(), **others[key].info()}
+            return others[key]
 
-        result["planning"] = bench_plans(load_catalog(), samples, backend, args.planners.split(","), backend_for)
+        planners = args.planners.split(",")
+        if args.baseline and args.baseline not in planners:
+            planners.insert(0, args.baseline)
+        result["planning"] = bench_plans(load_catalog(), samples, backend, planners, backend_for)
+        result["backend"] = backend.info()
+        if args.baseline:
+            result["baseline"] = args.baseline
+            result["ratios"] = print_ratios(result["planning"], args.baseline)
         result["planning_dataset"] = {"path": ds.path, "sha256": ds.sha256, "n": len(samples)}
         result["planning_load1_per_sample"] = getattr(bench_plans, "load1_per_sample", [])
     if "tps" not in skip:
@@ -264,7 +309,7 @@ def main() -> None:
         for s, v in result["timing"].items():
             print(f"timing throughput {s}/rule = {v['decisions_per_s'] / base:.3f}")
     result["loadavg_end"] = os.getloadavg()
-    out = ROOT / "bench" / "results" / f"planning-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = ROOT / "bench" / "results" / f"planning-{time.strftime('%Y%m%d-%H%M%S')}{args.tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")

@@ -211,3 +211,39 @@ def test_per_subgoal_planner_is_registered_for_the_ablation():
     assert plan.planner == "hierarchical_per_subgoal" and plan.meta["llm_calls"] == 3
     assert plan.meta["level2"] == "per_subgoal" and PlannerConfig().level2 == "batched"
     assert PLANNERS["hierarchical"] is HierarchicalPlanner
+
+
+def test_positional_step_schemas_when_the_backend_decodes_them():
+    """With a backend that decodes `prefixItems` exactly, every step schema numbers the steps (ids and the first
+    sub-goal tag are constants, dependencies point backwards); the plans are the ones a plain backend gives."""
+    steps = {"steps": [
+        {"subgoal": 1, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},
+        {"subgoal": 2, "id": 2, "tool_id": "search_flights", "arguments": {"origin": "Oslo", "destination": "Rome"},
+         "depends_on": []},
+        {"subgoal": 3, "id": 3, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1, 2]}]}
+    plans = []
+    for positional in (False, True):
+        p = hier([SUBGOALS, steps])
+        p.backend.supports_prefix_items = positional
+        plans.append(p.plan(GOAL))
+    assert plans[0].to_dict()["steps"] == plans[1].to_dict()["steps"] and plans[1].meta["validation"]["ok"]
+    arr = p.backend.calls[1]["json_schema"]["properties"]["steps"]
+    assert arr["items"] is False and len(arr["prefixItems"]) == arr["maxItems"] == 8
+    first = [pos["anyOf"][0]["properties"] for pos in arr["prefixItems"]]
+    assert [f["id"] for f in first] == [{"const": k} for k in range(1, 9)]
+    assert first[0]["subgoal"]["enum"] == [1] and first[1]["subgoal"]["enum"] == [1, 2, 3]
+    assert first[0]["depends_on"]["maxItems"] == 0 and first[2]["depends_on"]["items"]["enum"] == [1, 2]
+    # per-sub-goal calls continue the numbering after the steps planned so far
+    p = hier(level2="per_subgoal", answers=[
+        SUBGOALS,
+        {"steps": [{"id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []}]},
+        {"steps": [{"id": 2, "tool_id": "search_flights", "arguments": {}, "depends_on": []}]},
+        {"steps": [{"id": 3, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1, 2]}]}])
+    p.backend.supports_prefix_items = True
+    plan = p.plan(GOAL)
+    assert [c["json_schema"]["properties"]["steps"]["prefixItems"][0]["anyOf"][0]["properties"]["id"]
+            for c in p.backend.calls[1:]] == [{"const": 1}, {"const": 2}, {"const": 3}]
+    assert [(s.id, s.depends_on) for s in plan.steps] == [(1, []), (2, []), (3, [1, 2])]
+    flat = FlatPlanner(CAT, SEL, ScriptedBackend([{"steps": steps["steps"][:1]}]), PlannerConfig())
+    flat.backend.supports_prefix_items = True
+    assert flat.plan(GOAL).steps and "prefixItems" in flat.backend.calls[0]["json_schema"]["properties"]["steps"]

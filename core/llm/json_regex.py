@@ -48,6 +48,8 @@ def _scalar(t: str, node: dict[str, Any]) -> str:
 
 
 def _array(node: dict[str, Any]) -> str:
+    if "prefixItems" in node:
+        return _tuple(node)
     item = schema_to_regex(node.get("items") or {"type": "string"})
     lo, hi = int(node.get("minItems", 0)), node.get("maxItems")
     if hi is not None and int(hi) == 0:
@@ -55,6 +57,25 @@ def _array(node: dict[str, Any]) -> str:
     rest_hi = "" if hi is None else str(int(hi) - 1)
     body = f"{item}(?:, {item}){{{max(lo - 1, 0)},{rest_hi}}}"
     return rf"\[{body}\]" if lo >= 1 else rf"\[(?:{body})?\]"
+
+
+def _tuple(node: dict[str, Any]) -> str:
+    """`prefixItems` (one schema per position) within `minItems`/`maxItems`; `items` (a schema, or False)
+    covers positions after the prefix. Nested optionals, so every position keeps its own schema."""
+    parts = [schema_to_regex(x) for x in node["prefixItems"]]
+    extra, hi = node.get("items", True), node.get("maxItems")
+    n = len(parts) if hi is None else int(hi)
+    if n > len(parts):
+        if not isinstance(extra, dict):
+            raise UnsupportedSchema("prefixItems followed by unrestricted or unbounded items")
+        parts += [schema_to_regex(extra)] * (n - len(parts))
+    parts = parts[:n]
+    lo = min(int(node.get("minItems", 0)), n)
+    body = ""
+    for i in range(n - 1, -1, -1):  # innermost (last position) first
+        part = (", " if i else "") + parts[i] + body
+        body = part if i < lo else f"(?:{part})?"
+    return rf"\[{body}\]"
 
 
 def _object(node: dict[str, Any]) -> str:

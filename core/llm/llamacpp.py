@@ -50,12 +50,16 @@ def default_threads() -> int:
         return max(1, (os.cpu_count() or 2) // 2)
 
 
-def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: int = 0, slot: int = 0) -> Any:
+def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: int = 0, slot: int = 0, *,
+               n_threads_batch: int | None = None, flash_attn: bool = False, tag: str = "") -> Any:
     """Return the process-wide `llama_cpp.Llama` for this (model, LoRA, n_ctx, threads, context slot).
 
-    Slots are separate contexts on the same mmap-ed weights (the file's pages are shared).
+    Slots are separate contexts on the same mmap-ed weights (the file's pages are shared). `n_threads_batch`
+    (default `n_threads`) runs multi-token batches (prompt, forced text, drafts); `tag` keeps separate
+    contexts for otherwise identical settings (benchmark arms must not share KV caches).
     """
-    key = (path, lora, n_ctx, n_threads, slot)
+    n_threads_batch = n_threads_batch or n_threads
+    key = (path, lora, n_ctx, n_threads, slot, n_threads_batch, flash_attn, tag)
     with _LOAD_LOCK:
         if key in _MODELS:
             return _MODELS[key]
@@ -70,12 +74,27 @@ def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: in
         if not os.environ.get("SAGE_TUI_LLAMA_LOG"):
             logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         try:
-            llm = Llama(model_path=path, lora_path=lora, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                        seed=seed, verbose=False)
+            llm = Llama(model_path=path, lora_path=lora, n_ctx=n_ctx, n_threads=n_threads,
+                        n_threads_batch=n_threads_batch, flash_attn=flash_attn, seed=seed, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load {path}" + (f" with LoRA {lora}" if lora else "") + f": {exc}") from None
         _MODELS[key] = llm
         return llm
+
+
+def relax_prefix_items(node: Any) -> Any:
+    """Schema copy with every `prefixItems` array turned into `items: {anyOf: positions}` (same bounds): what
+    llama.cpp's GBNF converter can express, since it makes every prefix item required."""
+    if isinstance(node, list):
+        return [relax_prefix_items(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: relax_prefix_items(v) for k, v in node.items()}
+    if "prefixItems" in out:
+        extra = out.pop("items", False)
+        alts = [*out.pop("prefixItems"), *([extra] if isinstance(extra, dict) else [])]
+        out["items"] = {"anyOf": alts} if len(alts) > 1 else alts[0] if alts else {"type": "string"}
+    return out
 
 
 class LlamaCppBackend:
@@ -83,10 +102,20 @@ class LlamaCppBackend:
 
     def __init__(self, model: ResolvedModel | str | None = None, *, lora: str | None = None,
                  n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None, decoding: str | None = None,
-                 slots: int = MAX_SLOTS) -> None:
+                 slots: int = MAX_SLOTS, n_threads_batch: int | None = None, flash_attn: bool = False,
+                 draft_tokens: int | None = None, positional: bool = True, context_tag: str = "") -> None:
+        """`draft_tokens` (default `DRAFT_TOKENS`) and `positional` tune guided decoding (prompt-lookup drafts,
+        positional step schemas); `context_tag` gives this backend its own llama.cpp contexts."""
+        from core.llm.guided import DRAFT_TOKENS
+
         self.model = model if isinstance(model, ResolvedModel) else resolve_model(model, lora)
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
+        self.n_threads_batch = n_threads_batch or self.n_threads
+        self.flash_attn = flash_attn
+        self.draft_tokens = DRAFT_TOKENS if draft_tokens is None else max(0, draft_tokens)
+        self.positional = positional
+        self.context_tag = context_tag
         self.decoding = decoding or os.environ.get(DECODING_ENV) or "guided"
         if self.decoding not in DECODINGS:
             raise ModelError(f"unknown decoding {self.decoding!r}; expected one of {DECODINGS}")
@@ -99,12 +128,19 @@ class LlamaCppBackend:
         self._grammars: dict[str, Any] = {}
 
     @property
+    def supports_prefix_items(self) -> bool:
+        """Guided decoding follows `prefixItems` within `minItems`/`maxItems` exactly (the positional step
+        schemas of core/llm/prompts.py); llama.cpp's GBNF converter would require every prefix item."""
+        return self.decoding == "guided" and self.positional
+
+    @property
     def llama(self) -> Any:
         return self._llama(0)
 
     def _llama(self, slot: int) -> Any:
         lora = str(self.model.lora) if self.model.lora else None
-        return load_llama(str(self.model.path), lora, self.n_ctx, self.n_threads, slot=slot)
+        return load_llama(str(self.model.path), lora, self.n_ctx, self.n_threads, slot=slot,
+                          n_threads_batch=self.n_threads_batch, flash_attn=self.flash_attn, tag=self.context_tag)
 
     def slot_for(self, messages: Sequence[Message]) -> int:
         """Context slot for a prompt family: keyed by its first message (the fixed system prompt)."""
@@ -115,7 +151,8 @@ class LlamaCppBackend:
 
     def info(self) -> dict[str, Any]:
         return {"backend": "llama.cpp", **self.model.to_dict(), "n_ctx": self.n_ctx, "n_threads": self.n_threads,
-                "decoding": self.decoding}
+                "n_threads_batch": self.n_threads_batch, "flash_attn": self.flash_attn, "decoding": self.decoding,
+                "draft_tokens": self.draft_tokens, "positional": self.positional}
 
     def _pattern(self, json_schema: dict[str, Any]) -> Any:
         """Compiled output regex for a schema, or None when the converter does not support it."""
@@ -145,7 +182,7 @@ class LlamaCppBackend:
 
         from llama_cpp import LlamaGrammar
 
-        text = grammar if grammar is not None else schema_to_gbnf(json_schema or {})
+        text = grammar if grammar is not None else schema_to_gbnf(relax_prefix_items(json_schema or {}))
         key = text if grammar is not None else json.dumps(json_schema, sort_keys=True)
         if key not in self._grammars:
             try:
@@ -213,7 +250,7 @@ class LlamaCppBackend:
         t0 = time.perf_counter()
         try:
             r = guided_generate(llm, tokens, pattern, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                on_token=on_token)
+                                on_token=on_token, draft_tokens=self.draft_tokens)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"generation failed: {exc}") from None
         secs = time.perf_counter() - t0

@@ -109,36 +109,63 @@ def _param_schema(node: dict[str, Any]) -> dict[str, Any]:
     return {"type": "string", "maxLength": MAX_ARG_CHARS}
 
 
-def tool_steps_schema(tools: Sequence[Tool], max_steps: int) -> dict[str, Any]:
-    """Like `steps_schema`, but each step's `arguments` may only use the chosen tool's parameters.
-
-    Decoding-only (the prompts are unchanged): `anyOf` one step shape per candidate tool; argument keys
-    are optional and in any order. Ids are 1..STEP_ID_LIMIT. This keeps a small model from inventing
-    keys and running to max_tokens; the required keys are still checked by the validators.
-    """
-    ids = {"enum": list(range(1, STEP_ID_LIMIT + 1))}
+def _step_shapes(tools: Sequence[Tool], ids: dict[str, Any], deps: dict[str, Any]) -> list[dict[str, Any]]:
+    """One step shape per candidate tool (`tool_id` fixed, `arguments` limited to that tool's parameters)."""
     shapes = []
     for t in tools:
         props = (t.parameters or {}).get("properties") or {}
         args = {"type": "object", "properties": {k: _param_schema(v) for k, v in props.items()},
                 "additionalProperties": False}
         shapes.append({"type": "object", "properties": {
-            "id": ids, "tool_id": {"enum": [t.tool_id]}, "arguments": args,
-            "depends_on": {"type": "array", "items": ids, "maxItems": 4}},
+            "id": ids, "tool_id": {"enum": [t.tool_id]}, "arguments": args, "depends_on": deps},
             "required": ["id", "tool_id", "arguments", "depends_on"]})
-    return {"type": "object", "properties": {"steps": {"type": "array", "items": {"anyOf": shapes}, "minItems": 1,
+    return shapes
+
+
+def _earlier_ids(step_id: int) -> dict[str, Any]:
+    """`depends_on` of step `step_id` in a sequentially numbered plan: ids of earlier steps only."""
+    if step_id <= 1:
+        return {"type": "array", "items": {"type": "integer"}, "maxItems": 0}
+    return {"type": "array", "items": {"enum": list(range(1, step_id))}, "maxItems": min(4, step_id - 1)}
+
+
+def tool_steps_schema(tools: Sequence[Tool], max_steps: int, *, first_id: int | None = None) -> dict[str, Any]:
+    """Like `steps_schema`, but each step's `arguments` may only use the chosen tool's parameters.
+
+    Decoding-only (the prompts are unchanged): `anyOf` one step shape per candidate tool; argument keys
+    are optional and in any order. This keeps a small model from inventing keys and running to max_tokens;
+    the required keys are still checked by the validators.
+
+    `first_id` None: ids are 1..STEP_ID_LIMIT. `first_id` k: steps are numbered k, k+1, ... as in the
+    training targets, one schema per array position (`prefixItems`): the id is a constant and `depends_on`
+    may only name earlier ids, so a guided decoder fast-forwards the ids instead of sampling them. Only for
+    backends that decode `prefixItems` within `minItems`/`maxItems` exactly (`supports_prefix_items`).
+    """
+    if first_id is None:
+        ids = {"enum": list(range(1, STEP_ID_LIMIT + 1))}
+        items: dict[str, Any] = {"items": {"anyOf": _step_shapes(tools, ids, {"type": "array", "items": ids,
+                                                                             "maxItems": 4})}}
+    else:
+        items = {"prefixItems": [{"anyOf": _step_shapes(tools, {"const": k}, _earlier_ids(k))}
+                                 for k in range(first_id, first_id + max_steps)], "items": False}
+    return {"type": "object", "properties": {"steps": {"type": "array", **items, "minItems": 1,
                                                        "maxItems": max_steps}}, "required": ["steps"]}
 
 
-def tagged_steps_schema(tools: Sequence[Tool], max_steps: int, n_subgoals: int) -> dict[str, Any]:
+def tagged_steps_schema(tools: Sequence[Tool], max_steps: int, n_subgoals: int, *,
+                        first_id: int | None = None) -> dict[str, Any]:
     """Decoding schema of the batched level 2 (`steps_all_prompt`): `tool_steps_schema` with a leading
     `"subgoal"` key restricted to the existing sub-goal numbers 1..n_subgoals (enum), so every step is
-    tagged with its sub-goal and `tool_id` can still only be a candidate."""
-    base = tool_steps_schema(tools, max_steps)
-    sg = {"enum": list(range(1, max(1, n_subgoals) + 1))}
-    for shape in base["properties"]["steps"]["items"]["anyOf"]:
-        shape["properties"] = {"subgoal": sg, **shape["properties"]}
-        shape["required"] = ["subgoal", *shape["required"]]
+    tagged with its sub-goal and `tool_id` can still only be a candidate. With `first_id` (positional
+    schema) the first step belongs to sub-goal 1, as in every training target."""
+    base = tool_steps_schema(tools, max_steps, first_id=first_id)
+    arr = base["properties"]["steps"]
+    positions = arr["prefixItems"] if "prefixItems" in arr else [arr["items"]]
+    for i, pos in enumerate(positions):
+        sg = {"enum": [1] if i == 0 and "prefixItems" in arr else list(range(1, max(1, n_subgoals) + 1))}
+        for shape in pos["anyOf"]:
+            shape["properties"] = {"subgoal": sg, **shape["properties"]}
+            shape["required"] = ["subgoal", *shape["required"]]
     return base
 
 

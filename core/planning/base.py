@@ -75,6 +75,11 @@ class BasePlanner:
         self.backend = backend
         self.config = config or PlannerConfig()
 
+    def first_id(self, k: int) -> int | None:
+        """`first_id` for the step schemas: `k` when the backend decodes positional schemas (sequential ids
+        and earlier-only dependencies fast-forwarded, see `tool_steps_schema`), else None."""
+        return k if getattr(self.backend, "supports_prefix_items", False) else None
+
     def describe(self) -> dict[str, Any]:
         d: dict[str, Any] = {"planner": self.name, **self.config.to_dict(),
                              "selector": self.selector.config() if hasattr(self.selector, "config") else None}

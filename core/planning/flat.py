@@ -20,7 +20,7 @@ class FlatPlanner(BasePlanner):
     def _draft(self, goal: str, tools: list[Tool], c: PlanConstraints, plan: Plan,
                on_token: TokenCallback | None) -> list[PlanStep]:
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
-        schema = tool_steps_schema(tools, limit)
+        schema = tool_steps_schema(tools, limit, first_id=self.first_id(1))
         obj, rep, _ = call_json(self.backend, plan_prompt(goal, tools), schema, max_tokens=self.config.max_tokens,
                                 seed=self.config.seed, on_token=on_token, stats=plan.meta)
         plan.repairs += rep

@@ -67,7 +67,7 @@ class HierarchicalPlanner(BasePlanner):
                  on_token: TokenCallback | None) -> list[PlanStep]:
         n = len(plan.subgoals)
         obj, rep, _ = call_json(self.backend, steps_all_prompt(goal, tools, [g.description for g in plan.subgoals]),
-                                tagged_steps_schema(tools, limit, n),
+                                tagged_steps_schema(tools, limit, n, first_id=self.first_id(1)),
                                 max_tokens=self.config.max_tokens // 2 * max(1, n),
                                 seed=self.config.seed, on_token=on_token, stats=plan.meta)
         plan.repairs += rep
@@ -132,7 +132,8 @@ class HierarchicalPlanner(BasePlanner):
                 continue
             done = [(s.id, s.tool_id) for s in steps]
             obj, rep, _ = call_json(self.backend, step_prompt(goal, tools, done, sg.description),
-                                    tool_steps_schema(tools, min(room, MAX_STEPS_PER_SUBGOAL)),
+                                    tool_steps_schema(tools, min(room, MAX_STEPS_PER_SUBGOAL),
+                                                      first_id=self.first_id(len(steps) + 1)),
                                     max_tokens=self.config.max_tokens // 2,
                                     seed=self.config.seed, on_token=on_token, stats=plan.meta)
             plan.repairs += rep

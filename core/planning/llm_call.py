@@ -9,6 +9,9 @@ from core.llm.base import Completion, LLMBackend, Message, TokenCallback
 from core.planning.repair import repair_json
 from core.planning.types import Repair
 
+GUIDED_STATS = ("sampled_tokens", "forced_tokens", "reused_prompt_tokens", "prompt_s", "forward_s", "regex_s",
+                "forward_calls", "draft_tokens", "accepted_draft_tokens")
+
 
 def call_json(backend: LLMBackend, messages: list[Message], schema: dict[str, Any], *, max_tokens: int, seed: int,
               on_token: TokenCallback | None, stats: dict[str, Any]) -> tuple[Any | None, list[Repair], Completion]:
@@ -19,7 +22,7 @@ def call_json(backend: LLMBackend, messages: list[Message], schema: dict[str, An
     stats["prompt_tokens"] = stats.get("prompt_tokens", 0) + comp.prompt_tokens
     stats["completion_tokens"] = stats.get("completion_tokens", 0) + comp.completion_tokens
     stats["llm_s"] = round(stats.get("llm_s", 0.0) + comp.seconds, 4)
-    for k in ("sampled_tokens", "forced_tokens", "reused_prompt_tokens", "prompt_s", "forward_s", "regex_s"):
+    for k in GUIDED_STATS:
         if isinstance(comp.meta.get(k), int | float):  # guided decoding's breakdown (core/llm/guided.py)
             stats[k] = round(stats.get(k, 0) + comp.meta[k], 4)
     repairs: list[Repair] = []
