@@ -15,8 +15,8 @@ Selection rules (fixed before looking at any result):
   log-odds added as they are). The log-loss of each setting is stored for reference. A model whose
   margin has validation AUC < 0.6 is treated as uninformative: band 0, the hybrid never consults it
   (hybrid = rule), because an LLM at chance can only flip the rule's near-threshold decisions at random.
-MetaTool Task1 (`sage-tui data import metatool ...`) is evaluation data: measure it with
-`sage-tui eval --task timing_judgment --dataset ... --catalog ...`, not here.
+MetaTool Task1 (`sage-tui data import metatool ...`): bench/timing_cv.py tunes on validation + MetaTool
+folds with these same selection rules (imported from here) and reports honest out-of-fold accuracy.
 Writes bench/results/timing-tuning-<timestamp>.json.
 """
 
@@ -49,30 +49,31 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def rule_sweep(catalog, samples) -> dict:
-    from core.planning.registry import make_selector
-    from core.timing.decider import TimingConfig
-    from core.timing.features import extract_features, logit
+def rule_grid(tops: list[float], feats: list, golds: list[bool]) -> dict[str, float]:
+    """Accuracy of every `scale:threshold` of the rule, from each sample's selector top score and features
+    (`TimingFeatures` computed with tool_score 0; the score is squashed per scale here)."""
+    from dataclasses import replace
 
-    sel = make_selector(catalog)
-    tops = []
-    for s in samples:
-        r = sel.select(" ".join(s["message"].split()), top_k=1)
-        tops.append(max(r[0].score, 0.0) if r else 0.0)
+    from core.timing.features import logit
+
     grid: dict[str, float] = {}
+    n = max(len(golds), 1)
     for scale in SCALES:
-        probs = [_sigmoid(logit(extract_features(" ".join(s["message"].split()), s.get("context") or [],
-                                                 top / (top + scale) if top > 0 else 0.0)))
-                 for s, top in zip(samples, tops, strict=True)]
+        probs = [_sigmoid(logit(replace(f, tool_score=top / (top + scale) if top > 0 else 0.0)))
+                 for f, top in zip(feats, tops, strict=True)]
         for t in THRESHOLDS:
-            grid[f"{scale}:{t}"] = sum((p >= t) == s["gold"]["should_call_tool"]
-                                       for p, s in zip(probs, samples, strict=True)) / len(samples)
+            grid[f"{scale}:{t}"] = sum((p >= t) == g for p, g in zip(probs, golds, strict=True)) / n
+    return grid
+
+
+def pick_rule(grid: dict[str, float]) -> tuple[str, list[str]]:
+    """Best `scale:threshold`: highest accuracy; ties -> closest to the middle of its threshold plateau (the
+    contiguous run of thresholds with the best accuracy for that scale), then the scale closest to 8."""
     best_acc = max(grid.values())
 
     def plateau_distance(key: str) -> tuple[float, float]:
         scale, t = key.split(":")
         row = [th for th in THRESHOLDS if abs(grid[f"{scale}:{th}"] - best_acc) < 1e-12]
-        # contiguous run around t
         i = THRESHOLDS.index(float(t))
         lo = hi = i
         while lo > 0 and THRESHOLDS[lo - 1] in row:
@@ -83,9 +84,25 @@ def rule_sweep(catalog, samples) -> dict:
         return abs(float(t) - mid), abs(float(scale) - 8.0)
 
     ties = [k for k, v in grid.items() if abs(v - best_acc) < 1e-12]
-    best = min(ties, key=plateau_distance)
+    return min(ties, key=plateau_distance), ties
+
+
+def rule_sweep(catalog, samples) -> dict:
+    from core.planning.registry import make_selector
+    from core.timing.decider import TimingConfig
+    from core.timing.features import extract_features
+
+    sel = make_selector(catalog)
+    tops, feats = [], []
+    for s in samples:
+        msg = " ".join(s["message"].split())
+        r = sel.select(msg, top_k=1)
+        tops.append(max(r[0].score, 0.0) if r else 0.0)
+        feats.append(extract_features(msg, s.get("context") or [], 0.0))
+    grid = rule_grid(tops, feats, [bool(s["gold"]["should_call_tool"]) for s in samples])
+    best, ties = pick_rule(grid)
     d = TimingConfig()
-    return {"n": len(samples), "best": best, "best_acc": best_acc, "ties": ties,
+    return {"n": len(samples), "best": best, "best_acc": grid[best], "ties": ties,
             "default": f"{d.score_scale}:{d.threshold}", "default_acc": grid.get(f"{d.score_scale}:{d.threshold}"),
             "grid": grid}
 
@@ -132,26 +149,50 @@ def _rule_side(catalog, ds, sample_id: str) -> dict:
 _RULE = None
 
 
+def hybrid_z(p_rule: float, margin: float, a: float, b: float, threshold: float, weight: float) -> float:
+    """The decider's `combine()` inside the band: rounded P_rule and calibrated P_llm, clipped to (0, 1)."""
+    eps = 1e-6
+    pr = min(max(p_rule, eps), 1 - eps)
+    pl = min(max(round(_sigmoid(a * margin + b), 4), eps), 1 - eps)
+    t = min(max(threshold, eps), 1 - eps)
+    return _logit(pr) - _logit(t) + weight * _logit(pl)
+
+
 def hybrid_sweep(rows: list[dict], a: float, b: float, threshold: float) -> dict:
+    """Accuracy, log-loss and LLM-consult rate of every `band:weight`; rows carry gold, p_rule (rounded as the
+    decider stores it), conf_rule, margin and optionally call_rule (the rule's own decision)."""
     lt = _logit(threshold)
-    n = len(rows)
+    n = max(len(rows), 1)
     out = {}
     for band in BANDS:
         for w in WEIGHTS:
             ok, ll, used = 0, 0.0, 0
             for r in rows:
-                zr = _logit(r["p_rule"]) - lt
                 if r["conf_rule"] < band:
-                    z = zr + w * (a * r["margin"] + b)
+                    z = hybrid_z(r["p_rule"], r["margin"], a, b, threshold, w)
+                    call = z >= 0
                     used += 1
                 else:
-                    z = zr
-                call = z >= 0
+                    z = _logit(r["p_rule"]) - lt
+                    call = r.get("call_rule", z >= 0)
                 ok += call == r["gold"]
                 p = _sigmoid(z)
                 ll -= math.log(max(p if r["gold"] else 1 - p, 1e-9))
             out[f"{band}:{w}"] = {"acc": ok / n, "logloss": ll / n, "llm_rate": used / n}
     return out
+
+
+def pick_hybrid(sweep: dict[str, dict], auc: float) -> tuple[float, float]:
+    """(band, weight): highest accuracy; ties -> the smallest band (fewest LLM calls), then the weight closest
+    to 1, then the smaller weight; an LLM with AUC < MIN_AUC on the tuning rows is never consulted (band 0)."""
+    if not auc >= MIN_AUC:
+        return 0.0, WEIGHTS[0]
+    best_acc = max(v["acc"] for v in sweep.values())
+    ties = [k for k, v in sweep.items() if v["acc"] >= best_acc - 1e-12]
+    best = min(ties, key=lambda k: (float(k.split(":")[0]), abs(math.log(float(k.split(":")[1]))),
+                                    float(k.split(":")[1])))
+    band, weight = (float(x) for x in best.split(":"))
+    return band, weight
 
 
 def _auc(scores: list[float], labels: list[bool]) -> float:
@@ -197,16 +238,10 @@ def main() -> None:
         cfg = TimingConfig()
         sweep = hybrid_sweep(rows, a, b, cfg.threshold)
         rule_acc = sum((x["p_rule"] >= cfg.threshold) == x["gold"] for x in rows) / len(rows)
-        best_acc = max(v["acc"] for v in sweep.values())
-        ties = [k for k, v in sweep.items() if v["acc"] >= best_acc - 1e-12]
         auc = _auc(margins, labels)
-        # ties -> fewest LLM calls (smallest band), then the weight closest to 1 (calibrated log-odds added as is)
-        best = min(ties, key=lambda k: (float(k.split(":")[0]), abs(math.log(float(k.split(":")[1]))),
-                                        float(k.split(":")[1])))
-        band, weight = (float(x) for x in best.split(":"))
+        band, weight = pick_hybrid(sweep, auc)  # ties -> fewest LLM calls, then the weight closest to 1
+        best = f"{band}:{weight}"
         if not auc >= MIN_AUC:  # no validated signal: never consult it (hybrid = rule)
-            band, weight = 0.0, WEIGHTS[0]
-            best = f"{band}:{weight}"
             print(f"LLM AUC {auc:.3f} < {MIN_AUC} on validation: band 0 (the hybrid never consults this model)")
         print(f"{key}: n={len(rows)} {secs:.2f} s/decision; LLM raw (margin>0) acc={raw_acc:.3f}, calibrated "
               f"a={a:.3f} b={b:.3f} acc={cal_acc:.3f} AUC={auc:.3f}; rule acc={rule_acc:.3f}; hybrid best band:weight={best} "

@@ -176,7 +176,7 @@ def test_band_and_weight_come_from_the_model_calibration(tmp_path, monkeypatch):
     key = model_key(b)
     # an uninformative model (validation AUC < 0.6) is stored with band 0: the hybrid never consults it
     save_calibration(Calibration(0.1, 0.0, key, "validation", 200), path, extra={"band": 0.0, "llm_weight": 0.1})
-    monkeypatch.setattr("core.timing.decider.calibration_for", lambda be: lv.calibration_for(be, path))
+    monkeypatch.setattr("core.timing.decider.calibration_for", lambda be, **kw: lv.calibration_for(be, path, **kw))
     hyb = TimingDecider("hybrid", CAT, selector=SEL, backend=b)
     assert (hyb.band, hyb.llm_weight) == (0.0, 0.1)
     assert not any(hyb.decide(m).used_llm for m in ["Rome", "hi there!", "I wonder about flights"])

@@ -13,7 +13,8 @@ from core.llm.base import Message
 from core.llm.prompts import timing_prompt, timing_schema
 from core.planning.repair import repair_json
 from core.timing.features import WEIGHTS, TimingFeatures, extract_features, logit
-from core.timing.llm_vote import Calibration, calibration_for, vote_margin
+from core.timing.llm_vote import Calibration, calibrated_vote_tools, calibration_for, vote_margin
+from core.timing.vote_prompt import DEFAULT_VOTE_TOOLS, vote_prompt
 
 STRATEGIES = ("rule", "llm", "hybrid")
 VOTES = ("logprob", "generate")
@@ -38,6 +39,10 @@ class TimingConfig:
     # hybrid inside the band: call when (logit P_rule - logit threshold) + llm_weight * logit P_llm >= 0;
     # None = the weight tuned for this model (calibration.json), else DEFAULT_LLM_WEIGHT
     llm_weight: float | None = None
+    # tool lines in the prompt the logprob vote is scored after (core/timing/vote_prompt.py): 5 = the decider's
+    # timing prompt with top_k tools, 0 = message + conversation only (cheapest); None = the variant this model
+    # was calibrated with (calibration.json; the default variant when it has one, else the calibrated one)
+    vote_tools: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +93,7 @@ class TimingDecider:
         if self.config.llm_vote not in VOTES:
             raise UsageError(f"unknown LLM vote {self.config.llm_vote!r}; expected one of {VOTES}")
         self._calibration: Calibration | None = None
+        self._vote_tools: int | None = None
         if strategy != "rule" and backend is None:
             from core.llm.llamacpp import LlamaCppBackend
 
@@ -98,7 +104,7 @@ class TimingDecider:
         if self.strategy != "rule":
             d["model"] = self.backend.info()
             d["calibration"] = self.calibration.to_dict()
-            d["band"], d["llm_weight"] = self.band, self.llm_weight
+            d["band"], d["llm_weight"], d["vote_tools"] = self.band, self.llm_weight, self.vote_tools
         if self.selector is not None and hasattr(self.selector, "config"):
             d["selector"] = self.selector.config()
         return d
@@ -107,8 +113,19 @@ class TimingDecider:
     def calibration(self) -> Calibration:
         """Platt scaling of this backend's true/false margin (identity when none was fitted for it)."""
         if self._calibration is None:
-            self._calibration = calibration_for(self.backend)
+            self._calibration = calibration_for(self.backend, vote_tools=self.vote_tools)
         return self._calibration
+
+    @property
+    def vote_tools(self) -> int:
+        """Tool lines in the vote prompt: the configured number, else the variant calibrated for this model."""
+        if self.config.vote_tools is not None:
+            return self.config.vote_tools
+        if self.strategy == "rule":
+            return DEFAULT_VOTE_TOOLS
+        if self._vote_tools is None:
+            self._vote_tools = calibrated_vote_tools(self.backend)
+        return self._vote_tools
 
     @property
     def band(self) -> float:
@@ -149,8 +166,8 @@ class TimingDecider:
     def combine(self, rule: TimingDecision, llm: TimingDecision, ranked: list[Any]) -> TimingDecision:
         """Inside the band: add the rule's log-odds (relative to its threshold) and the weighted LLM log-odds."""
         eps = 1e-6
-        pr = min(max(rule.probability or 0.5, eps), 1 - eps)
-        pl = min(max(llm.llm_probability or 0.5, eps), 1 - eps)
+        pr = min(max(0.5 if rule.probability is None else rule.probability, eps), 1 - eps)
+        pl = min(max(0.5 if llm.llm_probability is None else llm.llm_probability, eps), 1 - eps)
         t = min(max(self.config.threshold, eps), 1 - eps)
         z = (math.log(pr / (1 - pr)) - math.log(t / (1 - t))) + self.llm_weight * math.log(pl / (1 - pl))
         call = z >= 0
@@ -175,7 +192,7 @@ class TimingDecider:
         ids = [t.tool_id for t in tools]
         messages = timing_prompt(message, context, tools)
         if self.config.llm_vote == "logprob":
-            margin = vote_margin(self.backend, messages)
+            margin = vote_margin(self.backend, vote_prompt(message, context, tools, self.vote_tools))
             if margin is not None:
                 p = self.calibration.probability(margin)
                 call = p >= 0.5

@@ -8,6 +8,8 @@ probability by per-model Platt scaling `P(call) = sigmoid(a * m + b)`, fitted on
 split by `bench/tune_timing.py` (class-balanced, so `logit P` is a likelihood ratio the hybrid can add
 to the rule's log-odds) and stored in `core/timing/calibration.json`, keyed by model name and the
 SHA-256 of its LoRA file: a retrained adapter gets no stale calibration (identity `a=1, b=0` then).
+A vote prompt variant other than the default (`core/timing/vote_prompt.py`, fewer tool lines) adds
+`|vote:toolsN` to the key, so calibrations of different prompts never mix.
 
 Scoring needs logits: backends that expose `continuation_logprobs(messages, texts)` are used as is;
 `LlamaCppBackend` is scored in process (one prompt evaluation, KV prefix reused, plus one forward pass
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.llm.base import Message
+from core.timing.vote_prompt import DEFAULT_VOTE_TOOLS, variant_tag
 
 TRUE_TEXT = '{"should_call_tool": true'
 FALSE_TEXT = '{"should_call_tool": false'
@@ -91,20 +94,35 @@ def model_key(backend: Any) -> str:
     return f"{name}|lora:{tag}"
 
 
-def load_calibrations(path: Path = CALIBRATION_FILE) -> dict[str, Calibration]:
+def load_calibrations(path: Path | None = None) -> dict[str, Calibration]:
+    path = path or CALIBRATION_FILE
     if not path.is_file():
         return {}
     raw = json.loads(path.read_text())
     return {k: Calibration(**{f: v[f] for f in FIELDS if f in v}) for k, v in raw.items()}
 
 
-def calibration_for(backend: Any, path: Path = CALIBRATION_FILE) -> Calibration:
-    key = model_key(backend)
+def calibration_for(backend: Any, path: Path | None = None, vote_tools: int = DEFAULT_VOTE_TOOLS) -> Calibration:
+    """The stored calibration of this backend's model + LoRA for one vote prompt variant (identity if none)."""
+    key = model_key(backend) + variant_tag(vote_tools)
     return load_calibrations(path).get(key) or Calibration(key=key)
 
 
-def save_calibration(cal: Calibration, path: Path = CALIBRATION_FILE, extra: dict[str, Any] | None = None) -> None:
+def calibrated_vote_tools(backend: Any, path: Path | None = None) -> int:
+    """The vote prompt variant this model was calibrated with: the default one when it has an entry, else the
+    fewest tools among its calibrated variants, else the default."""
+    base = model_key(backend)
+    keys = set(load_calibrations(path))
+    if base in keys:
+        return DEFAULT_VOTE_TOOLS
+    prefix = base + "|vote:tools"
+    found = sorted(int(k[len(prefix):]) for k in keys if k.startswith(prefix) and k[len(prefix):].isdigit())
+    return found[0] if found else DEFAULT_VOTE_TOOLS
+
+
+def save_calibration(cal: Calibration, path: Path | None = None, extra: dict[str, Any] | None = None) -> None:
     """Add or replace the entry for `cal.key` (band / llm_weight in `extra` become part of it)."""
+    path = path or CALIBRATION_FILE
     raw = json.loads(path.read_text()) if path.is_file() else {}
     raw[cal.key] = {**cal.to_dict(), **(extra or {})}
     path.write_text(json.dumps(raw, indent=2, sort_keys=True) + "\n")
