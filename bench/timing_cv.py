@@ -3,6 +3,7 @@
     .venv/bin/python bench/timing_cv.py --metatool /tmp/mine/metatool                 # shipped default model
     .venv/bin/python bench/timing_cv.py --metatool DIR --model qwen2.5-coder-1.5b --vote-tools 0 --until 12:35
     .venv/bin/python bench/timing_cv.py --metatool DIR --cv-only --write                 # no new LLM scoring
+    .venv/bin/python bench/timing_cv.py --metatool DIR --combiner sum --objective balanced --cv-only  # session 3
 
 1. Score cache: per sample the selector's top score (the rule's tool_score input), the rule features and
    the LLM true/false margin (core/timing/llm_vote.py `vote_margin`, vote prompt variant `--vote-tools`),
@@ -14,6 +15,17 @@
    weight) and predicts the held-out fold; pooled out-of-fold accuracy with Wilson 95% CIs, paired hybrid-rule
    and hybrid-llm differences (normal CI + exact McNemar p), the hybrid's LLM-consult rate, settings per fold.
    Mode "tuned" tunes the rule too; mode "product_rule" keeps TimingConfig's rule (what the product runs).
+   2a. `--combiner sum` (session 3): inside the band `logit P_rule - logit t + w * logit P_llm >= 0`, band x w
+   chosen by pooled or balanced accuracy (bench/tune_timing.py's rules).
+   2b. `--combiner stacked` (default, session 4): inside the band a three-weight logistic combiner of the rule's
+   log-odds and the raw LLM margin (core/timing/combiner.py), fitted on the in-band tuning rows with data sets
+   and classes balanced. Band selection (`tune_stacked`, objective "minimax", the default): the band in
+   {0, 0.05, ..., 1} whose worst data set has the largest margin acc(hybrid) - max(acc(rule), acc(llm)) on the
+   tuning rows, i.e. the issue's target written as the objective; ties -> higher mean per-set hybrid accuracy,
+   then the smaller band; pooled AUC < 0.6 -> band 0 (never consulted). The LLM alone uses a Platt fit with the
+   same balancing. Disclosure: this form was chosen in session 4 after a simulation on the cached scores that
+   also printed the test / test_extended numbers of a few variants (fit on all rows vs in-band rows, with or
+   without the rule's raw features); the simpler one (rule log-odds + margin, in-band fit) was kept.
 3. The setting tuned on validation + all of MetaTool is applied to the timing test splits (never tuned on).
 4. `--write` stores that final fit in core/timing/calibration.json (band / weight tuned with the product's
    rule; a tuned rule different from TimingConfig's defaults is reported, never written).
@@ -172,6 +184,8 @@ class Setting:
     n: int = 0
     tuned_rule_acc: float = 0.0
     tuned_hybrid_acc: float = 0.0
+    combiner: dict[str, float] | None = None  # stacked tuner: the in-band combiner (core/timing/combiner.py)
+    objective_margin: float | None = None  # minimax: worst per-set hybrid - max(rule, llm) on the tuning rows
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,7 +209,8 @@ def rule_eval(row: dict[str, Any], scale: float, threshold: float) -> tuple[bool
     return call, round(p, 4), round(min(conf, 1.0), 4)
 
 
-OBJECTIVES = ("pooled", "balanced")
+OBJECTIVES = ("pooled", "balanced", "minimax")
+COMBINERS = ("sum", "stacked")
 
 
 def _groups(rows: Sequence[dict[str, Any]], objective: str) -> list[list[dict[str, Any]]]:
@@ -227,8 +242,8 @@ def tune(rows: Sequence[dict[str, Any]], rule: tuple[float, float] | None = None
     "balanced" averages the accuracy of each source instead of pooling the rows (same grids and tie rules)."""
     from core.timing.llm_vote import fit_platt
 
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}")
+    if objective not in ("pooled", "balanced"):
+        raise ValueError("the log-odds-sum tuner takes objective pooled or balanced (minimax: tune_stacked)")
     groups = _groups(rows, objective)
     golds = [r["gold"] for r in rows]
     if rule is None:
@@ -257,6 +272,82 @@ def tune(rows: Sequence[dict[str, Any]], rule: tuple[float, float] | None = None
     return Setting(scale, threshold, a, b, auc, band, weight, len(rows), rule_acc, hyb_acc)
 
 
+def rule_logodds(p_rounded: float, threshold: float) -> float:
+    """logit P_rule - logit threshold, from the rounded P the decider stores (as `TimingDecider.combine`)."""
+    eps = 1e-6
+    pr = min(max(p_rounded, eps), 1 - eps)
+    t = min(max(threshold, eps), 1 - eps)
+    return math.log(pr / (1 - pr)) - math.log(t / (1 - t))
+
+
+STACKED_BANDS = [0.0, *tt.BANDS]
+
+
+def tune_stacked(rows: Sequence[dict[str, Any]], rule: tuple[float, float] | None = None,
+                 objective: str = "minimax") -> Setting:
+    """The stacked hybrid's selection rules (fixed before its CV was run; see the module docstring, 2b).
+
+    Platt a, b of the margin with data sets and classes balanced; an LLM whose margin has pooled AUC < MIN_AUC
+    on the tuning rows is never consulted (band 0). Otherwise, for every band in STACKED_BANDS, the combiner is
+    fitted on the rows inside the band (data sets and classes balanced) and every tuning data set is scored;
+    the band with the largest worst-case margin min over sets of acc(hybrid) - max(acc(rule), acc(llm)) wins
+    ("minimax"; "balanced" / "pooled" maximise the mean per-set / pooled hybrid accuracy instead); ties -> the
+    higher mean per-set hybrid accuracy, then the smaller band (fewer LLM calls)."""
+    from core.timing.combiner import fit_combiner, fit_logistic, group_weights
+
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}")
+    sets = _groups(rows, "balanced")
+    golds = [r["gold"] for r in rows]
+    sources = [r.get("source", "") for r in rows]
+    if rule is None:
+        grid = _mean_dicts([tt.rule_grid([r["top"] for r in g], [_features(r, 1.0) for r in g],
+                                         [r["gold"] for r in g]) for g in sets])
+        best, _ = tt.pick_rule(grid)
+        scale, threshold = (float(x) for x in best.split(":"))
+    else:
+        scale, threshold = rule
+    margins = [r["margin"] for r in rows]
+    pa, pb = fit_logistic([[m] for m in margins], golds, group_weights(golds, sources), l2=1e-3)
+    auc = tt._auc(margins, golds)
+    ev = []
+    for r in rows:
+        call, p, conf = rule_eval(r, scale, threshold)
+        ev.append({"src": r.get("source", ""), "gold": r["gold"], "rule": call, "conf": conf,
+                   "lo": rule_logodds(p, threshold), "m": r["margin"],
+                   "llm": tt._sigmoid(pa * r["margin"] + pb) >= 0.5})
+    by_src: dict[str, list[int]] = {}
+    for i, e in enumerate(ev):
+        by_src.setdefault(e["src"], []).append(i)
+
+    def acc(idx: list[int], pred: Sequence[bool]) -> float:
+        return sum(pred[i] == ev[i]["gold"] for i in idx) / max(len(idx), 1)
+
+    rule_pred = [e["rule"] for e in ev]
+    llm_pred = [e["llm"] for e in ev]
+    best_key, best = None, (0.0, None, 0.0)
+    for band in (STACKED_BANDS if auc >= tt.MIN_AUC else [0.0]):
+        inside = [i for i, e in enumerate(ev) if e["conf"] < band]
+        comb = fit_combiner([ev[i]["lo"] for i in inside], [ev[i]["m"] for i in inside],
+                            [ev[i]["gold"] for i in inside], [ev[i]["src"] for i in inside]) if inside else None
+        hyb = list(rule_pred)
+        for i in inside:
+            hyb[i] = comb.z(ev[i]["lo"], ev[i]["m"]) >= 0
+        per = {s: acc(idx, hyb) for s, idx in by_src.items()}
+        worst = min(per[s] - max(acc(idx, rule_pred), acc(idx, llm_pred)) for s, idx in by_src.items())
+        mean = sum(per.values()) / len(per)
+        pooled = acc(list(range(len(ev))), hyb)
+        head = {"minimax": worst, "balanced": mean, "pooled": pooled}[objective]
+        key = (round(head, 9), round(mean, 9), -band)
+        if best_key is None or key > best_key:
+            best_key, best = key, (band, comb, worst)
+    band, comb, worst = best
+    rule_acc = sum(acc(idx, rule_pred) for idx in by_src.values()) / len(by_src)
+    return Setting(scale, threshold, pa, pb, auc, band, 1.0, len(rows), rule_acc,
+                   best_key[1] if best_key else rule_acc, comb.to_dict() if comb is not None else None,
+                   round(worst, 6))
+
+
 def predict(rows: Sequence[dict[str, Any]], st: Setting) -> list[dict[str, Any]]:
     """rule / llm (calibrated P >= 0.5) / hybrid decisions per row, as the decider would make them."""
     out = []
@@ -264,7 +355,12 @@ def predict(rows: Sequence[dict[str, Any]], st: Setting) -> list[dict[str, Any]]
         call, p, conf = rule_eval(r, st.scale, st.threshold)
         llm = tt._sigmoid(st.a * r["margin"] + st.b) >= 0.5
         used = conf < st.band
-        hyb = tt.hybrid_z(p, r["margin"], st.a, st.b, st.threshold, st.weight) >= 0 if used else call
+        if used and st.combiner is not None:
+            from core.timing.combiner import Combiner
+
+            hyb = Combiner.from_dict(st.combiner).z(rule_logodds(p, st.threshold), r["margin"]) >= 0
+        else:
+            hyb = tt.hybrid_z(p, r["margin"], st.a, st.b, st.threshold, st.weight) >= 0 if used else call
         out.append({"id": r["id"], "gold": r["gold"], "rule": call, "llm": llm, "hybrid": hyb, "used_llm": used})
     return out
 
@@ -448,11 +544,20 @@ def main() -> None:
     ap.add_argument("--score", default="validation,metatool,test,test_extended",
                     help="datasets to score with the LLM, in order")
     ap.add_argument("--limit", type=int, default=0, help="score at most N new samples per dataset (smoke runs)")
-    ap.add_argument("--objective", choices=OBJECTIVES, default="pooled",
-                    help="tuning accuracy: pooled over all rows (bench/tune_timing.py) or the mean per data set")
+    ap.add_argument("--combiner", choices=COMBINERS, default="stacked",
+                    help="hybrid inside the band: the fitted three-weight combiner (stacked, 2b) or the log-odds "
+                         "sum with a tuned weight (sum, 2a: session 3)")
+    ap.add_argument("--objective", choices=OBJECTIVES, default=None,
+                    help="band selection: minimax (worst per-set margin over rule and LLM; stacked only), pooled "
+                         "accuracy (bench/tune_timing.py) or balanced (mean per data set); default minimax for "
+                         "stacked, pooled for sum")
     ap.add_argument("--cv-only", action="store_true", help="score nothing; use what the cache holds")
     ap.add_argument("--write", action="store_true", help="store the final fit in core/timing/calibration.json")
     args = ap.parse_args()
+    if args.objective is None:
+        args.objective = "minimax" if args.combiner == "stacked" else "pooled"
+    if args.combiner == "sum" and args.objective == "minimax":
+        ap.error("--objective minimax needs --combiner stacked")
 
     from core.catalog import load_catalog
     from core.datasets import default_dataset_path, load_dataset
@@ -517,8 +622,10 @@ def main() -> None:
                            "features_sha": features_sha(),
                            "caches": {k: str(p.relative_to(ROOT)) for k, p in paths.items()}}
     res = analyze(rows, k=args.folds, seed=args.seed, product_rule=product_rule,
-                  tuner=functools.partial(tune, objective=args.objective))
+                  tuner=functools.partial(tune_stacked if args.combiner == "stacked" else tune,
+                                          objective=args.objective))
     out["objective"] = args.objective
+    out["combiner"] = args.combiner
     out.update(res)
     print("scored: " + ", ".join(f"{k} {v}" for k, v in out["scored"].items()), flush=True)
     if "final" not in res:
@@ -533,12 +640,13 @@ def main() -> None:
     if args.write:
         val = [r for r in rows["validation"] if r["margin"] is not None]
         fitted_on = (f"validation split ({len(val)}) + MetaTool Task1 ({out['scored']['metatool']} scored), "
-                     f"bench/timing_cv.py ({args.objective} accuracy); band/weight tuned with the product rule "
+                     f"bench/timing_cv.py ({args.combiner} combiner, {args.objective} objective); band and "
+                     f"combiner tuned with the product rule "
                      f"{product_rule[0]}:{product_rule[1]}")
         val_pred = predict(val, final_product)
         entry = write_calibration(
             key + variant_tag(args.vote_tools), final_product, fitted_on=fitted_on,
-            extra={"vote_tools": args.vote_tools,
+            extra={"vote_tools": args.vote_tools, "combiner": final_product.combiner,
                    "llm_auc_val": round(out["llm_auc"]["validation"], 4),
                    "llm_calibrated_acc_val": round(sum(p["llm"] == p["gold"] for p in val_pred) / len(val), 4),
                    "hybrid_acc_val": round(sum(p["hybrid"] == p["gold"] for p in val_pred) / len(val), 4),
@@ -547,18 +655,19 @@ def main() -> None:
         out["written"] = {"key": key + variant_tag(args.vote_tools), **entry}
         print(f"stored calibration for {key + variant_tag(args.vote_tools)}")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", resolved.name)
-    obj = "" if args.objective == "pooled" else f"-{args.objective}"
+    obj = ("" if args.objective == "pooled" else f"-{args.objective}") + \
+        ("-stacked" if args.combiner == "stacked" else "")
     p = RESULTS / f"timing-cv-{safe}-tools{args.vote_tools}{obj}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     blocks = out.pop("blocks")
     p.write_text(json.dumps(out, indent=1))
     auc = out["llm_auc"]
-    _table(f"{key} vote_tools={args.vote_tools} objective={args.objective}  LLM AUC val {auc['validation']:.3f} MetaTool {auc['metatool']:.3f}",
+    _table(f"{key} vote_tools={args.vote_tools} {args.combiner}/{args.objective}  LLM AUC val {auc['validation']:.3f} MetaTool {auc['metatool']:.3f}",
            blocks)
     for mode in ("tuned", "product_rule"):
         for fd in out[f"cv_{mode}"]["folds"]:
             s = fd["setting"]
             print(f"  {mode} fold {fd['fold']}: scale {s['scale']} thr {s['threshold']} a {s['a']:.3f} b {s['b']:.3f} "
-                  f"auc {s['auc']:.3f} band {s['band']} w {s['weight']}  held-out rule {fd['rule_acc']:.3f} "
+                  f"auc {s['auc']:.3f} band {s['band']} w {s['weight']} comb {s.get('combiner')}  held-out rule {fd['rule_acc']:.3f} "
                   f"llm {fd['llm_acc']:.3f} hybrid {fd['hybrid_acc']:.3f} consult {fd['consult_rate']:.2f}")
     print(f"wrote {p.relative_to(ROOT)}")
 

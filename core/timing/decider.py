@@ -12,12 +12,14 @@ from core.errors import PlanError, UsageError
 from core.llm.base import Message
 from core.llm.prompts import timing_prompt, timing_schema
 from core.planning.repair import repair_json
+from core.timing.combiner import Combiner
 from core.timing.features import WEIGHTS, TimingFeatures, extract_features, logit
 from core.timing.llm_vote import Calibration, calibrated_vote_tools, calibration_for, vote_margin
 from core.timing.vote_prompt import DEFAULT_VOTE_TOOLS, vote_prompt
 
 STRATEGIES = ("rule", "llm", "hybrid")
 VOTES = ("logprob", "generate")
+COMBINES = ("stacked", "sum")
 DEFAULT_BAND = 0.05
 DEFAULT_LLM_WEIGHT = 1.0
 MAX_MESSAGE_CHARS = 2000
@@ -43,6 +45,10 @@ class TimingConfig:
     # timing prompt with top_k tools, 0 = message + conversation only (cheapest); None = the variant this model
     # was calibrated with (calibration.json; the default variant when it has one, else the calibrated one)
     vote_tools: int | None = None
+    # hybrid inside the band: "stacked" = the combiner fitted for this model (z = rule * rule log-odds + margin *
+    # LLM margin + bias, core/timing/combiner.py), "sum" = the log-odds sum above; None = stacked when this model's
+    # calibration has a combiner, else sum
+    combine: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,12 +64,14 @@ class TimingDecision:
     used_llm: bool = False
     probability: float | None = None  # rule P(tool), when computed
     llm_probability: float | None = None  # calibrated LLM P(call) (logprob vote), when computed
+    llm_margin: float | None = None  # raw LLM true-vs-false log-likelihood margin (logprob vote), when computed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _sigmoid(z: float) -> float:
+    z = max(min(z, 60.0), -60.0)
     return 1.0 / (1.0 + math.exp(-z))
 
 
@@ -92,6 +100,8 @@ class TimingDecider:
         self.weights = weights or WEIGHTS
         if self.config.llm_vote not in VOTES:
             raise UsageError(f"unknown LLM vote {self.config.llm_vote!r}; expected one of {VOTES}")
+        if self.config.combine is not None and self.config.combine not in COMBINES:
+            raise UsageError(f"unknown hybrid combine {self.config.combine!r}; expected one of {COMBINES}")
         self._calibration: Calibration | None = None
         self._vote_tools: int | None = None
         if strategy != "rule" and backend is None:
@@ -105,6 +115,7 @@ class TimingDecider:
             d["model"] = self.backend.info()
             d["calibration"] = self.calibration.to_dict()
             d["band"], d["llm_weight"], d["vote_tools"] = self.band, self.llm_weight, self.vote_tools
+            d["combine"] = self.combine_mode
         if self.selector is not None and hasattr(self.selector, "config"):
             d["selector"] = self.selector.config()
         return d
@@ -143,6 +154,22 @@ class TimingDecider:
         w = self.calibration.llm_weight if self.strategy != "rule" else None
         return DEFAULT_LLM_WEIGHT if w is None else w
 
+    @property
+    def combiner(self) -> Combiner | None:
+        """The fitted in-band combiner of this model (None: none was fitted)."""
+        raw = self.calibration.combiner if self.strategy != "rule" else None
+        return Combiner.from_dict(raw) if raw is not None else None
+
+    @property
+    def combine_mode(self) -> str:
+        """How the hybrid combines rule and LLM inside the band: "stacked" or "sum"."""
+        if self.config.combine == "stacked" and self.combiner is None:
+            raise UsageError(f"no fitted hybrid combiner for {self.calibration.key!r}",
+                             hint="fit one with bench/timing_cv.py --combiner stacked --write, or use combine='sum'")
+        if self.config.combine is not None:
+            return self.config.combine
+        return "stacked" if self.combiner is not None else "sum"
+
     def _ranked(self, message: str) -> list[Any]:
         if self.selector is None:
             return []
@@ -164,17 +191,25 @@ class TimingDecider:
         return llm
 
     def combine(self, rule: TimingDecision, llm: TimingDecision, ranked: list[Any]) -> TimingDecision:
-        """Inside the band: add the rule's log-odds (relative to its threshold) and the weighted LLM log-odds."""
+        """Inside the band: the fitted combiner of the rule's log-odds (relative to its threshold) and the LLM's
+        margin ("stacked"), or the rule's log-odds plus the weighted calibrated LLM log-odds ("sum")."""
         eps = 1e-6
         pr = min(max(0.5 if rule.probability is None else rule.probability, eps), 1 - eps)
         pl = min(max(0.5 if llm.llm_probability is None else llm.llm_probability, eps), 1 - eps)
         t = min(max(self.config.threshold, eps), 1 - eps)
-        z = (math.log(pr / (1 - pr)) - math.log(t / (1 - t))) + self.llm_weight * math.log(pl / (1 - pl))
+        rule_lo = math.log(pr / (1 - pr)) - math.log(t / (1 - t))
+        comb = self.combiner if self.combine_mode == "stacked" else None
+        if comb is not None and llm.llm_margin is not None:
+            z = comb.z(rule_lo, llm.llm_margin)
+            how = f"combined z={z:+.2f}"
+        else:
+            z = rule_lo + self.llm_weight * math.log(pl / (1 - pl))
+            how = f"log-odds sum z={z:+.2f}"
         call = z >= 0
         tool = (llm.tool or (ranked[0].tool_id if ranked else None)) if call else None
-        reason = f"rule unsure (P={pr:.2f}, {rule.reason}); LLM P(call)={pl:.2f}"
+        reason = f"rule unsure (P={pr:.2f}, {rule.reason}); LLM P(call)={pl:.2f}; {how}"
         return TimingDecision(call, round(min(abs(_sigmoid(z) - 0.5) * 2, 1.0), 4), reason, "hybrid", tool, True,
-                              rule.probability, llm.llm_probability)
+                              rule.probability, llm.llm_probability, llm.llm_margin)
 
     def rule(self, message: str, context: Sequence[Message], ranked: list[Any]) -> TimingDecision:
         top = max(ranked[0].score, 0.0) if ranked else 0.0
@@ -199,7 +234,7 @@ class TimingDecider:
                 return TimingDecision(call, round(abs(2 * p - 1), 4),
                                       f"LLM P(call)={p:.2f} (true-false log-lik. margin {margin:+.2f})", "llm",
                                       ids[0] if call and ids else None, True,
-                                      fallback.probability if fallback else None, round(p, 4))
+                                      fallback.probability if fallback else None, round(p, 4), margin)
         comp = self.backend.complete(messages, json_schema=timing_schema(ids),
                                      max_tokens=self.config.max_tokens, temperature=0.0)
         try:

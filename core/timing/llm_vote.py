@@ -33,7 +33,7 @@ from core.timing.vote_prompt import DEFAULT_VOTE_TOOLS, variant_tag
 
 TRUE_TEXT = '{"should_call_tool": true'
 FALSE_TEXT = '{"should_call_tool": false'
-FIELDS = ("a", "b", "key", "fitted_on", "n", "band", "llm_weight")
+FIELDS = ("a", "b", "key", "fitted_on", "n", "band", "llm_weight", "combiner")
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 _SHA_CACHE: dict[tuple[str, float, int], str] = {}
 
@@ -49,6 +49,8 @@ class Calibration:
     n: int = 0
     band: float | None = None  # hybrid band tuned with this model on the validation split
     llm_weight: float | None = None  # hybrid weight of the LLM log-odds tuned with this model
+    # hybrid in-band combiner weights {rule, margin, bias} (core/timing/combiner.py), when one was fitted
+    combiner: dict[str, float] | None = None
 
     def probability(self, margin: float) -> float:
         return _sigmoid(self.a * margin + self.b)
@@ -98,8 +100,27 @@ def load_calibrations(path: Path | None = None) -> dict[str, Calibration]:
     path = path or CALIBRATION_FILE
     if not path.is_file():
         return {}
-    raw = json.loads(path.read_text())
-    return {k: Calibration(**{f: v[f] for f in FIELDS if f in v}) for k, v in raw.items()}
+    from core.errors import DataError
+    from core.timing.combiner import Combiner
+
+    try:
+        raw = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DataError(f"invalid JSON: {exc}", path=str(path)) from None
+    if not isinstance(raw, dict):
+        raise DataError("expected an object of calibrations keyed by model", path=str(path))
+    out = {}
+    for k, v in raw.items():
+        if not isinstance(v, dict):
+            raise DataError(f"calibration {k!r} must be an object", path=str(path), field=k)
+        cal = Calibration(**{f: v[f] for f in FIELDS if f in v})
+        if cal.combiner is not None:
+            try:
+                cal.combiner = Combiner.from_dict(cal.combiner, where=f"{k}.combiner").to_dict()
+            except DataError as exc:
+                raise DataError(exc.message, path=str(path), field=exc.field) from None
+        out[k] = cal
+    return out
 
 
 def calibration_for(backend: Any, path: Path | None = None, vote_tools: int = DEFAULT_VOTE_TOOLS) -> Calibration:
