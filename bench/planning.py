@@ -79,7 +79,9 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
                      "mean_completion_tokens": statistics.fmean(a["toks"]), "metrics": mean,
                      "truncated_rate": statistics.fmean(a["trunc"]),
                      "mean_breakdown": {k: statistics.fmean(v) for k, v in a["parts"].items()},
-                     "latencies_s": [round(x, 3) for x in a["lat"]]}
+                     "latencies_s": [round(x, 3) for x in a["lat"]],
+                     "per_sample": [{"id": smp.get("id"), **{k: round(float(v), 6) for k, v in m.items()}}
+                                    for smp, m in zip(samples, a["metrics"], strict=True)]}
         print(f"plan {name:24s} p50 {out[name]['p50_s']:.2f}s  p95 {out[name]['p95_s']:.2f}s  "
               f"calls {out[name]['mean_llm_calls']:.1f}  struct-exec {mean['structural_executability']:.2f}  "
               f"node_f1 {mean['node_f1']:.3f}  edge_f1 {mean['edge_f1']:.3f}  exact {mean['exact_match']:.3f}",
@@ -97,6 +99,29 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     if unknown:
         raise SystemExit(f"unknown option(s) {sorted(unknown)} in planner spec {spec!r}")
     return name, lora or None, opts
+
+
+def paired_quality(planning: dict, baseline: str) -> dict:
+    """Per metric: mean of (arm - baseline) over the same goals, normal 95% CI, goals better / worse."""
+    base = planning[baseline]["per_sample"]
+    out: dict = {}
+    for name, v in planning.items():
+        if name == baseline:
+            continue
+        out[name] = {}
+        for k in base[0]:
+            if k == "id":
+                continue
+            d = [a[k] - b[k] for a, b in zip(v["per_sample"], base, strict=True)]
+            n = len(d)
+            m = statistics.fmean(d)
+            h = 1.96 * statistics.stdev(d) / n ** 0.5 if n > 1 else 0.0
+            out[name][k] = {"diff": m, "ci": [m - h, m + h], "better": sum(x > 0 for x in d),
+                            "worse": sum(x < 0 for x in d), "n": n}
+        sv = out[name]["step_validity"]
+        print(f"paired {name:40s} - {baseline}: step_validity {sv['diff']:+.3f} [{sv['ci'][0]:+.3f},"
+              f"{sv['ci'][1]:+.3f}] ({sv['better']} better / {sv['worse']} worse of {sv['n']})", flush=True)
+    return out
 
 
 def print_ratios(planning: dict, baseline: str) -> dict:
@@ -269,6 +294,7 @@ def main() -> None:
         if args.baseline:
             result["baseline"] = args.baseline
             result["ratios"] = print_ratios(result["planning"], args.baseline)
+            result["paired_quality"] = paired_quality(result["planning"], args.baseline)
         result["planning_dataset"] = {"path": ds.path, "sha256": ds.sha256, "n": len(samples)}
         result["planning_load1_per_sample"] = getattr(bench_plans, "load1_per_sample", [])
     if "tps" not in skip:
