@@ -6,7 +6,8 @@
 
 A planner spec is `NAME[@LORA][~KEY=VALUE...]`; the `~` options give that arm its own backend (and llama.cpp
 contexts): `draft` (prompt-lookup draft tokens, 0 = off), `positional` (0 = the earlier step schema with
-sampled ids), `threads`, `threads_batch`, `flash` (1 = flash attention). `--baseline SPEC` prints every
+sampled ids), `threads`, `threads_batch`, `flash` (1 = flash attention), `merged` (1 = base + LoRA merged into one
+GGUF, core/llm/merge_lora.py). `--baseline SPEC` prints every
 arm's p50/p95 as a ratio of that arm's, measured in the same run.
 
 Raw llama.cpp numbers come from `llama-bench` built from the source the binding vendors
@@ -95,7 +96,7 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     head, *mods = spec.split("~")
     name, _, lora = head.partition("@")
     opts = dict(m.split("=", 1) for m in mods)
-    unknown = set(opts) - {"draft", "positional", "threads", "threads_batch", "flash"}
+    unknown = set(opts) - {"draft", "positional", "threads", "threads_batch", "flash", "merged"}
     if unknown:
         raise SystemExit(f"unknown option(s) {sorted(unknown)} in planner spec {spec!r}")
     return name, lora or None, opts
@@ -282,7 +283,8 @@ def main() -> None:
                     n_threads_batch=int(opts["threads_batch"]) if "threads_batch" in opts else None,
                     flash_attn=opts.get("flash") == "1", decoding=args.decoding,
                     draft_tokens=int(opts["draft"]) if "draft" in opts else None,
-                    positional=opts.get("positional", "1") != "0", context_tag=key)
+                    positional=opts.get("positional", "1") != "0", context_tag=key,
+                    merge_lora=opts.get("merged") == "1" if "merged" in opts else None)
                 result.setdefault("other_models", {})[key] = {**r.to_dict(), **others[key].info()}
             return others[key]
 

@@ -103,10 +103,15 @@ class LlamaCppBackend:
     def __init__(self, model: ResolvedModel | str | None = None, *, lora: str | None = None,
                  n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None, decoding: str | None = None,
                  slots: int = MAX_SLOTS, n_threads_batch: int | None = None, flash_attn: bool = False,
-                 draft_tokens: int | None = None, positional: bool = True, context_tag: str = "") -> None:
+                 draft_tokens: int | None = None, positional: bool = True, context_tag: str = "",
+                 merge_lora: bool | None = None) -> None:
         """`draft_tokens` (default `DRAFT_TOKENS`) and `positional` tune guided decoding (prompt-lookup drafts,
-        positional step schemas); `context_tag` gives this backend its own llama.cpp contexts."""
+        positional step schemas); `context_tag` gives this backend its own llama.cpp contexts; `merge_lora`
+        (default `$SAGE_TUI_MERGE_LORA`) loads base + LoRA as one merged file (core/llm/merge_lora.py)
+        instead of applying the adapter at every forward pass. The model's identity (calibration keys, run
+        configs) stays base + adapter either way."""
         from core.llm.guided import DRAFT_TOKENS
+        from core.llm.merge_lora import merge_enabled
 
         self.model = model if isinstance(model, ResolvedModel) else resolve_model(model, lora)
         self.n_ctx = n_ctx
@@ -116,6 +121,8 @@ class LlamaCppBackend:
         self.draft_tokens = DRAFT_TOKENS if draft_tokens is None else max(0, draft_tokens)
         self.positional = positional
         self.context_tag = context_tag
+        self.merge_lora = merge_enabled() if merge_lora is None else merge_lora
+        self._merged_path: str | None = None
         self.decoding = decoding or os.environ.get(DECODING_ENV) or "guided"
         if self.decoding not in DECODINGS:
             raise ModelError(f"unknown decoding {self.decoding!r}; expected one of {DECODINGS}")
@@ -137,9 +144,20 @@ class LlamaCppBackend:
     def llama(self) -> Any:
         return self._llama(0)
 
-    def _llama(self, slot: int) -> Any:
+    def _weights(self) -> tuple[str, str | None]:
+        """(GGUF to load, LoRA to apply at run time): the merged file and no LoRA when merging."""
         lora = str(self.model.lora) if self.model.lora else None
-        return load_llama(str(self.model.path), lora, self.n_ctx, self.n_threads, slot=slot,
+        if lora and self.merge_lora:
+            if self._merged_path is None:
+                from core.llm.merge_lora import merged_model_path
+
+                self._merged_path = str(merged_model_path(self.model.path, lora))
+            return self._merged_path, None
+        return str(self.model.path), lora
+
+    def _llama(self, slot: int) -> Any:
+        path, lora = self._weights()
+        return load_llama(path, lora, self.n_ctx, self.n_threads, slot=slot,
                           n_threads_batch=self.n_threads_batch, flash_attn=self.flash_attn, tag=self.context_tag)
 
     def slot_for(self, messages: Sequence[Message]) -> int:
@@ -152,7 +170,8 @@ class LlamaCppBackend:
     def info(self) -> dict[str, Any]:
         return {"backend": "llama.cpp", **self.model.to_dict(), "n_ctx": self.n_ctx, "n_threads": self.n_threads,
                 "n_threads_batch": self.n_threads_batch, "flash_attn": self.flash_attn, "decoding": self.decoding,
-                "draft_tokens": self.draft_tokens, "positional": self.positional}
+                "draft_tokens": self.draft_tokens, "positional": self.positional,
+                **({"merged_lora": True} if self.merge_lora and self.model.lora else {})}
 
     def _pattern(self, json_schema: dict[str, Any]) -> Any:
         """Compiled output regex for a schema, or None when the converter does not support it."""
