@@ -551,6 +551,9 @@ def main() -> None:
                     help="band selection: minimax (worst per-set margin over rule and LLM; stacked only), pooled "
                          "accuracy (bench/tune_timing.py) or balanced (mean per data set); default minimax for "
                          "stacked, pooled for sum")
+    ap.add_argument("--merge", choices=("auto", "1", "0"), default="auto",
+                    help="score with the LoRA merged into the base (1), applied at run time (0), or as the product "
+                         "does (auto: core/llm/merge_lora.py merge_default); separate score caches")
     ap.add_argument("--cv-only", action="store_true", help="score nothing; use what the cache holds")
     ap.add_argument("--write", action="store_true", help="store the final fit in core/timing/calibration.json")
     args = ap.parse_args()
@@ -569,6 +572,10 @@ def main() -> None:
 
     resolved = resolve_model(args.model)
     key = model_key(SimpleNamespace(model=resolved))
+    from core.llm.merge_lora import merge_default
+
+    merged = bool(resolved.lora) and (merge_default(resolved) if args.merge == "auto" else args.merge == "1")
+    score_key = key + ("|merged" if merged else "")  # merged weights score slightly different margins
     mt_dir = Path(args.metatool)
     own_cat = load_catalog()
     mt_cat = load_catalog(mt_dir / "catalog.jsonl")
@@ -587,15 +594,15 @@ def main() -> None:
         if cat_id not in selectors:
             selectors[cat_id] = make_selector(cat, args.selector)
         sides[label] = rule_side(ds.samples, selectors[cat_id], cfg.top_k)
-        paths[label] = cache_path(label, ds.sha256, key, args.vote_tools, args.selector)
+        paths[label] = cache_path(label, ds.sha256, score_key, args.vote_tools, args.selector)
 
-    print(f"model {key} vote_tools={args.vote_tools} selector={args.selector}", flush=True)
+    print(f"model {key} vote_tools={args.vote_tools} selector={args.selector} merged={merged}", flush=True)
     if not args.cv_only:
         from core.llm.llamacpp import LlamaCppBackend
         from core.timing.llm_vote import vote_margin
         from core.timing.vote_prompt import vote_prompt
 
-        backend = LlamaCppBackend(resolved)
+        backend = LlamaCppBackend(resolved, merge_lora=merged)
         deadline = _deadline(args.until)
 
         def make_margin_fn(cat: Any) -> Callable[[dict[str, Any], dict[str, Any]], tuple[float | None, int]]:
@@ -617,7 +624,7 @@ def main() -> None:
 
     rows = {label: merge(sides[label], load_cache(paths[label]), label) for label in sets}
     product_rule = (cfg.score_scale, cfg.threshold)
-    out: dict[str, Any] = {"model": resolved.name, "key": key, "vote_tools": args.vote_tools,
+    out: dict[str, Any] = {"model": resolved.name, "key": key, "merged_lora": merged, "vote_tools": args.vote_tools,
                            "calibration_key": key + variant_tag(args.vote_tools), "selector": args.selector,
                            "features_sha": features_sha(),
                            "caches": {k: str(p.relative_to(ROOT)) for k, p in paths.items()}}
@@ -646,7 +653,7 @@ def main() -> None:
         val_pred = predict(val, final_product)
         entry = write_calibration(
             key + variant_tag(args.vote_tools), final_product, fitted_on=fitted_on,
-            extra={"vote_tools": args.vote_tools, "combiner": final_product.combiner,
+            extra={"vote_tools": args.vote_tools, "combiner": final_product.combiner, "scored_merged_lora": merged,
                    "llm_auc_val": round(out["llm_auc"]["validation"], 4),
                    "llm_calibrated_acc_val": round(sum(p["llm"] == p["gold"] for p in val_pred) / len(val), 4),
                    "hybrid_acc_val": round(sum(p["hybrid"] == p["gold"] for p in val_pred) / len(val), 4),

@@ -147,3 +147,20 @@ def test_merged_shipped_adapter_behaves_like_the_runtime_lora(tmp_path, monkeypa
     plan = make_planner("hierarchical", cat, selector=make_selector(cat), backend=merged).plan(
         "Find a hotel in Lisbon for next weekend and email the booking to my manager")
     assert plan.steps and all(s.tool_id in plan.candidates for s in plan.steps)
+
+
+def test_merge_default_is_the_shipped_adapter_unless_the_environment_says(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from core.llm.merge_lora import MERGE_ENV, merge_default
+    from core.llm.models import sage_adapter_path
+
+    shipped = SimpleNamespace(lora=sage_adapter_path())
+    other = SimpleNamespace(lora=tmp_path / "mine.gguf")
+    bare = SimpleNamespace(lora=None)
+    monkeypatch.delenv(MERGE_ENV, raising=False)
+    assert merge_default(shipped) and not merge_default(other) and not merge_default(bare)
+    monkeypatch.setenv(MERGE_ENV, "1")
+    assert merge_default(shipped) and merge_default(other) and not merge_default(bare)
+    monkeypatch.setenv(MERGE_ENV, "0")
+    assert not merge_default(shipped) and not merge_default(other)

@@ -107,11 +107,11 @@ class LlamaCppBackend:
                  merge_lora: bool | None = None) -> None:
         """`draft_tokens` (default `DRAFT_TOKENS`) and `positional` tune guided decoding (prompt-lookup drafts,
         positional step schemas); `context_tag` gives this backend its own llama.cpp contexts; `merge_lora`
-        (default `$SAGE_TUI_MERGE_LORA`) loads base + LoRA as one merged file (core/llm/merge_lora.py)
+        (default: `merge_default`, i.e. the shipped adapter only) loads base + LoRA as one merged file (core/llm/merge_lora.py)
         instead of applying the adapter at every forward pass. The model's identity (calibration keys, run
         configs) stays base + adapter either way."""
         from core.llm.guided import DRAFT_TOKENS
-        from core.llm.merge_lora import merge_enabled
+        from core.llm.merge_lora import merge_default
 
         self.model = model if isinstance(model, ResolvedModel) else resolve_model(model, lora)
         self.n_ctx = n_ctx
@@ -121,7 +121,7 @@ class LlamaCppBackend:
         self.draft_tokens = DRAFT_TOKENS if draft_tokens is None else max(0, draft_tokens)
         self.positional = positional
         self.context_tag = context_tag
-        self.merge_lora = merge_enabled() if merge_lora is None else merge_lora
+        self.merge_lora = merge_default(self.model) if merge_lora is None else merge_lora
         self._merged_path: str | None = None
         self.decoding = decoding or os.environ.get(DECODING_ENV) or "guided"
         if self.decoding not in DECODINGS:

@@ -24,7 +24,7 @@ from core.errors import DataError, ModelError
 
 MERGED_TYPE = "Q8_0"
 META_KEY = "sage_tui.merged_from"
-MERGE_ENV = "SAGE_TUI_MERGE_LORA"  # "1": LlamaCppBackend loads base + LoRA as one merged file by default
+MERGE_ENV = "SAGE_TUI_MERGE_LORA"  # 1 / 0: merge every LoRA / none; unset: only the shipped adapter
 _SHA: dict[tuple[str, float, int], str] = {}
 _MERGE_LOCK = threading.Lock()
 
@@ -156,9 +156,24 @@ def merged_provenance(path: str | Path) -> dict[str, Any] | None:
         return None
 
 
-def merge_enabled() -> bool:
-    """Whether `$SAGE_TUI_MERGE_LORA` asks for merged models by default."""
-    return os.environ.get(MERGE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+def merge_default(model: Any) -> bool:
+    """Whether a backend merges this model's LoRA when not told: `$SAGE_TUI_MERGE_LORA` (1 / 0) decides if set,
+    else only the shipped adapter is merged (built once, ~20 s; measured 19 % faster plans, bench/planning.py).
+    Other adapters (freshly trained ones, the TUI's adapter picker) are applied at run time: no merge wait."""
+    lora = getattr(model, "lora", None)
+    if not lora:
+        return False
+    env = os.environ.get(MERGE_ENV, "").strip().lower()
+    if env in ("1", "true", "yes", "on"):
+        return True
+    if env in ("0", "false", "no", "off"):
+        return False
+    from core.llm.models import sage_adapter_path
+
+    try:
+        return Path(lora).resolve() == sage_adapter_path().resolve()
+    except OSError:
+        return False
 
 
 def merged_model_path(base: str | Path, lora: str | Path, cache: Path | None = None) -> Path:
