@@ -164,3 +164,25 @@ def test_merge_default_is_the_shipped_adapter_unless_the_environment_says(tmp_pa
     assert merge_default(shipped) and merge_default(other) and not merge_default(bare)
     monkeypatch.setenv(MERGE_ENV, "0")
     assert not merge_default(shipped) and not merge_default(other)
+
+
+def test_merge_pending_and_prepare(tmp_path, monkeypatch):
+    """A backend that merges reports a pending merge until prepare() built it; runtime-LoRA backends never do."""
+    import core.llm.llamacpp as lc
+    from core.llm.models import ResolvedModel
+
+    base, lora = tmp_path / "base.gguf", tmp_path / "lora.gguf"
+    _write_base(base)
+    _write_lora(lora)
+    monkeypatch.setenv("SAGE_TUI_CACHE", str(tmp_path / "cache"))
+    loaded = []
+    monkeypatch.setattr(lc, "load_llama", lambda path, lora, *a, **k: loaded.append((path, lora)) or object())
+    model = ResolvedModel("tiny", base, lora, "gemma")
+    be = lc.LlamaCppBackend(model, merge_lora=True, n_threads=1)
+    assert be.merge_pending
+    be.prepare()
+    assert not be.merge_pending and loaded[-1][1] is None and merged_provenance(loaded[-1][0])["tensors"] == 1
+    plain = lc.LlamaCppBackend(model, merge_lora=False, n_threads=1)
+    assert not plain.merge_pending
+    plain.prepare()
+    assert loaded[-1] == (str(base), str(lora))

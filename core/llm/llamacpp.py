@@ -155,6 +155,20 @@ class LlamaCppBackend:
             return self._merged_path, None
         return str(self.model.path), lora
 
+    def prepare(self) -> None:
+        """Merge the adapter if this backend merges and the cache lacks it (~20 s once), then load the model:
+        callers with a progress display do this up front instead of inside the first completion."""
+        self._llama(0)
+
+    @property
+    def merge_pending(self) -> bool:
+        """True when the first load will build the merged file (worth telling the user about)."""
+        if not (self.model.lora and self.merge_lora) or self._merged_path is not None:
+            return False
+        from core.llm.merge_lora import merged_model_path
+
+        return not merged_model_path(self.model.path, self.model.lora, build=False).is_file()
+
     def _llama(self, slot: int) -> Any:
         path, lora = self._weights()
         return load_llama(path, lora, self.n_ctx, self.n_threads, slot=slot,

@@ -176,8 +176,9 @@ def merge_default(model: Any) -> bool:
         return False
 
 
-def merged_model_path(base: str | Path, lora: str | Path, cache: Path | None = None) -> Path:
-    """The merged file of this base + adapter in the cache (built on first use, ~20 s for Gemma 270M).
+def merged_model_path(base: str | Path, lora: str | Path, cache: Path | None = None, *, build: bool = True) -> Path:
+    """The merged file of this base + adapter in the cache (built on first use, ~20 s for Gemma 270M;
+    `build=False` only names it).
 
     Named by both inputs' SHA-256, so a changed adapter or base gets a new merge; a file whose recorded
     provenance does not match (a torn copy, a hand edit) is rebuilt."""
@@ -190,6 +191,8 @@ def merged_model_path(base: str | Path, lora: str | Path, cache: Path | None = N
     sb, sl = _sha256(base), _sha256(lora)
     root = cache or (cache_dir() / "models" / "merged")
     out = root / f"{base.stem}+lora-{sl[:12]}-base-{sb[:12]}-{MERGED_TYPE.lower()}.gguf"
+    if not build:
+        return out
     with _MERGE_LOCK:
         prov = merged_provenance(out) if out.is_file() else None
         if not prov or prov.get("base_sha256") != sb or prov.get("lora_sha256") != sl:

@@ -60,6 +60,9 @@ def plan_cmd(
             from core.llm.models import resolve_adapter, resolve_model
 
             backend = LlamaCppBackend(resolve_model(model, resolve_adapter(lora) if lora else None))
+            if backend.merge_pending:
+                with err.status("first use: merging the LoRA adapter into the base model (~20 s, cached)"):
+                    backend.prepare()
     p = make_planner(planner, cat, selector=make_selector(cat, selector), backend=backend,
                      config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed))
     store = open_store_opt(db)

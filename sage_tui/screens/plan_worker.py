@@ -247,6 +247,11 @@ def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer, t0:
         post(PlanStage("loading", "model"))
         with bulk_load_once(("backend", req.get("model"), req.get("lora"), req.get("endpoint"))):
             inner = get_backend(app, req.get("model"), req.get("lora"), req.get("endpoint"))
+            if getattr(inner, "merge_pending", False):
+                post(PlanStage("loading", "model: merging the adapter into the base once (~20 s)"))
+            prepare = getattr(inner, "prepare", None)
+            if callable(prepare):
+                prepare()  # load (and merge) under the "loading" stage, not inside the first plan call
         backend = TapBackend(inner, post, tokens, grow=not hooked)
     planner = make_planner(req["planner"], catalog, selector=selector, backend=backend or object(), config=config)
     post(PlanStage("planning", req["planner"]))
