@@ -235,6 +235,15 @@ def _mean_dicts(ds: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def tune_rule(groups: Sequence[Sequence[dict[str, Any]]]) -> tuple[float, float]:
+    """(score scale, threshold) of the rule: bench/tune_timing.py's grid, averaged over the groups, and its pick."""
+    grid = _mean_dicts([tt.rule_grid([r["top"] for r in g], [_features(r, 1.0) for r in g],
+                                     [r["gold"] for r in g]) for g in groups])
+    best, _ = tt.pick_rule(grid)
+    scale, threshold = (float(x) for x in best.split(":"))
+    return scale, threshold
+
+
 def tune(rows: Sequence[dict[str, Any]], rule: tuple[float, float] | None = None,
          objective: str = "pooled") -> Setting:
     """The bench/tune_timing.py selection rules on `rows` (all with a margin): rule scale x threshold (unless
@@ -246,13 +255,7 @@ def tune(rows: Sequence[dict[str, Any]], rule: tuple[float, float] | None = None
         raise ValueError("the log-odds-sum tuner takes objective pooled or balanced (minimax: tune_stacked)")
     groups = _groups(rows, objective)
     golds = [r["gold"] for r in rows]
-    if rule is None:
-        grid = _mean_dicts([tt.rule_grid([r["top"] for r in g], [_features(r, 1.0) for r in g],
-                                         [r["gold"] for r in g]) for g in groups])
-        best, _ = tt.pick_rule(grid)
-        scale, threshold = (float(x) for x in best.split(":"))
-    else:
-        scale, threshold = rule
+    scale, threshold = rule if rule is not None else tune_rule(groups)
     margins = [r["margin"] for r in rows]
     a, b = fit_platt(margins, golds)
     auc = tt._auc(margins, golds)
@@ -300,13 +303,7 @@ def tune_stacked(rows: Sequence[dict[str, Any]], rule: tuple[float, float] | Non
     sets = _groups(rows, "balanced")
     golds = [r["gold"] for r in rows]
     sources = [r.get("source", "") for r in rows]
-    if rule is None:
-        grid = _mean_dicts([tt.rule_grid([r["top"] for r in g], [_features(r, 1.0) for r in g],
-                                         [r["gold"] for r in g]) for g in sets])
-        best, _ = tt.pick_rule(grid)
-        scale, threshold = (float(x) for x in best.split(":"))
-    else:
-        scale, threshold = rule
+    scale, threshold = rule if rule is not None else tune_rule(sets)
     margins = [r["margin"] for r in rows]
     pa, pb = fit_logistic([[m] for m in margins], golds, group_weights(golds, sources), l2=1e-3)
     auc = tt._auc(margins, golds)

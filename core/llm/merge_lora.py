@@ -12,7 +12,6 @@ SHA-256 in `sage_tui.merged_from`, so a cached merge is reused only for the same
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -25,21 +24,13 @@ from core.errors import DataError, ModelError
 MERGED_TYPE = "Q8_0"
 META_KEY = "sage_tui.merged_from"
 MERGE_ENV = "SAGE_TUI_MERGE_LORA"  # 1 / 0: merge every LoRA / none; unset: only the shipped adapter
-_SHA: dict[tuple[str, float, int], str] = {}
 _MERGE_LOCK = threading.Lock()
 
 
 def _sha256(path: Path) -> str:
-    """SHA-256 of a file, memoised per (path, mtime, size)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime, st.st_size)
-    if key not in _SHA:
-        h = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA[key] = h.hexdigest()
-    return _SHA[key]
+    from core.filehash import file_sha256
+
+    return file_sha256(path)
 
 
 def _reader(path: Path, what: str) -> Any:

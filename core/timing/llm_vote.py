@@ -35,7 +35,6 @@ TRUE_TEXT = '{"should_call_tool": true'
 FALSE_TEXT = '{"should_call_tool": false'
 FIELDS = ("a", "b", "key", "fitted_on", "n", "band", "llm_weight", "combiner")
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-_SHA_CACHE: dict[tuple[str, float, int], str] = {}
 
 
 @dataclass
@@ -67,16 +66,9 @@ def _sigmoid(z: float) -> float:
 
 
 def _file_sha(path: str | Path) -> str:
-    p = Path(path)
-    st = p.stat()
-    k = (str(p.resolve()), st.st_mtime, st.st_size)
-    if k not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with p.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _SHA_CACHE[k] = h.hexdigest()
-    return _SHA_CACHE[k]
+    from core.filehash import file_sha256
+
+    return file_sha256(path)
 
 
 def model_key(backend: Any) -> str:
