@@ -218,6 +218,8 @@ def bench_timing(catalog, samples, backend, strategies) -> dict:
     sel = make_selector(catalog)
     out = {}
     for s in strategies:
+        if hasattr(backend, "_timing_vote_cache"):  # the vote memo (core/timing/llm_vote.py) would make a later
+            del backend._timing_vote_cache  # strategy's LLM calls free: each strategy pays for its own
         d = TimingDecider(s, catalog, selector=sel, backend=backend)
         t0 = time.perf_counter()
         used = correct = 0
