@@ -533,6 +533,7 @@ def main() -> None:
     ap.add_argument("--metatool", required=True, help="folder of `sage-tui data import metatool` (catalog.jsonl, "
                                                        "timing_judgment.jsonl)")
     ap.add_argument("--model", help="preset name or GGUF path (default: the shipped default model)")
+    ap.add_argument("--lora", help="GGUF LoRA adapter on top of --model (a path or an adapter name)")
     ap.add_argument("--vote-tools", type=int, default=5, help="tool lines in the vote prompt (5 default, 0 cheapest)")
     ap.add_argument("--selector", default="keyword")
     ap.add_argument("--folds", type=int, default=5)
@@ -561,13 +562,14 @@ def main() -> None:
 
     from core.catalog import load_catalog
     from core.datasets import default_dataset_path, load_dataset
-    from core.llm.models import resolve_model
+    from core.llm.models import resolve_adapter, resolve_model
     from core.planning.registry import make_selector
     from core.timing.decider import TimingConfig
     from core.timing.llm_vote import model_key
     from core.timing.vote_prompt import variant_tag
 
-    resolved = resolve_model(args.model)
+    resolved = resolve_model(args.model or ("gemma3-270m" if args.lora else None),
+                             resolve_adapter(args.lora) if args.lora else None)
     key = model_key(SimpleNamespace(model=resolved))
     from core.llm.merge_lora import merge_default
 
