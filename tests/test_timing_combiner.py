@@ -211,21 +211,29 @@ def test_stacked_cv_keeps_held_out_rows_from_the_tuner():
 
 
 # ---- the shipped fit on real scores ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("split", ["test", "test_extended"])
-def test_shipped_qwen_fit_consults_the_llm_and_meets_the_target_on_real_scores(split):
-    """The Qwen entry of core/timing/calibration.json, applied to the cached real LLM margins of the timing test
-    splits (bench/results/timing-cache, written by bench/timing_cv.py from llama.cpp) with the rule recomputed by
-    the current code: the hybrid consults the LLM on some inputs but not all, and is >= rule and >= LLM."""
+FITS = [  # (calibration key, score-cache model key, split, consults the LLM there)
+    ("qwen2.5-coder-1.5b|lora:none|vote:tools0", "qwen2.5-coder-1.5b|lora:none", "test", True),
+    ("qwen2.5-coder-1.5b|lora:none|vote:tools0", "qwen2.5-coder-1.5b|lora:none", "test_extended", True),
+    ("sage-gemma3-270m|lora:f376b0be6f8d|vote:tools0", "sage-gemma3-270m|lora:f376b0be6f8d", "test", False),
+    ("sage-gemma3-270m|lora:f376b0be6f8d|vote:tools0", "sage-gemma3-270m|lora:f376b0be6f8d", "test_extended", True),
+]
+
+
+@pytest.mark.parametrize(("key", "cache_key", "split", "consults"), FITS)
+def test_shipped_fits_consult_the_llm_and_meet_the_target_on_real_scores(key, cache_key, split, consults):
+    """The Qwen and timing-adapter entries of core/timing/calibration.json, applied to the cached real LLM margins
+    of the timing test splits (bench/results/timing-cache, written by bench/timing_cv.py from llama.cpp) with the
+    rule recomputed by the current code: the hybrid consults the LLM on some inputs (never on all) and is >= rule
+    and >= LLM."""
     from core.catalog import load_catalog
     from core.datasets import default_dataset_path, load_dataset
     from core.planning.registry import make_selector
     from core.timing.decider import TimingConfig
 
-    key = "qwen2.5-coder-1.5b|lora:none|vote:tools0"
     entry = json.loads((cv.ROOT / "core" / "timing" / "calibration.json").read_text())[key]
     ds = load_dataset(default_dataset_path("timing_judgment", split), task="timing_judgment")
-    cache = cv.cache_path(split, ds.sha256, "qwen2.5-coder-1.5b|lora:none", 0, "keyword")
-    assert cache.is_file(), f"no cached margins for {split}: run bench/timing_cv.py --model qwen2.5-coder-1.5b"
+    cache = cv.cache_path(split, ds.sha256, cache_key, 0, "keyword")
+    assert cache.is_file(), f"no cached margins for {split}: run bench/timing_cv.py for {cache_key}"
     side = cv.rule_side(ds.samples, make_selector(load_catalog(), "keyword"))
     rows = [r for r in cv.merge(side, cv.load_cache(cache), split) if r["margin"] is not None]
     assert len(rows) == len(ds.samples)
@@ -233,5 +241,5 @@ def test_shipped_qwen_fit_consults_the_llm_and_meets_the_target_on_real_scores(s
     st = cv.Setting(cfg.score_scale, cfg.threshold, entry["a"], entry["b"], entry["llm_auc_val"], entry["band"],
                     entry["llm_weight"], combiner=entry["combiner"])
     s = cv.summarize(cv.predict(rows, st))
-    assert 0 < s["consult_rate"] < 1
+    assert s["consult_rate"] < 1 and (s["consult_rate"] > 0) == consults
     assert s["hybrid_ge_both"], (s["rule"]["acc"], s["llm"]["acc"], s["hybrid"]["acc"])
