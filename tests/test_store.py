@@ -115,3 +115,41 @@ def test_env_var_selects_default_db(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     s = RunStore()
     assert s.path == target and target.exists()
     assert os.path.getsize(target) > 0
+
+
+class _InterruptAfter:
+    """A connection proxy that raises KeyboardInterrupt (what SIGTERM becomes in `train compare`)
+    right after `sql` has run once: the window where a signal lands between two statements."""
+
+    def __init__(self, conn: sqlite3.Connection, sql: str) -> None:
+        self._conn, self._sql, self.fired = conn, sql, False
+
+    def execute(self, sql: str, *args):  # noqa: ANN201 - mirrors sqlite3.Connection.execute
+        cur = self._conn.execute(sql, *args)
+        if sql == self._sql and not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+        return cur
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize("after", ["COMMIT", "BEGIN IMMEDIATE"])
+def test_signal_inside_a_write_leaves_the_store_usable(db_path: Path, after: str) -> None:
+    """A KeyboardInterrupt between two statements of a write propagates as itself (not as a
+    StoreError, which made `train compare` exit 6 instead of 130 in CI), and the next write works."""
+    store = RunStore(db_path)
+    rid = store.create_run("train", {"x": 1})
+    real = store.db.conn
+    store.db.conn = proxy = _InterruptAfter(real, after)
+    with pytest.raises(KeyboardInterrupt):
+        store.log_metrics(rid, {"loss": 1.0}, step=1)
+    assert proxy.fired
+    store.finish_run(rid, "interrupted", error="interrupted by user")  # what the handler does next
+    store.db.conn = real
+    assert not real.in_transaction
+    run = RunStore(db_path).get_run(rid)  # a second connection sees the committed state
+    assert run["status"] == "interrupted"
+    losses = [m["value"] for m in RunStore(db_path).metrics(rid) if m["name"] == "loss"]
+    assert losses == ([1.0] if after == "COMMIT" else [])

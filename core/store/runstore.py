@@ -59,6 +59,23 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, first rolling back a transaction an interrupted write left open.
+
+    Callers hold the store's lock for a whole transaction, so an open one here can only be the
+    remains of a write that a signal (Ctrl-C, SIGTERM turned into KeyboardInterrupt) cut between
+    its BEGIN and its COMMIT/ROLLBACK."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+    conn.execute("BEGIN IMMEDIATE")
+
+
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    """Roll back after a failed write, unless the failure came after COMMIT (e.g. a signal)."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 class RunStore:
     """One connection per instance; safe to share between threads (a lock serialises access)."""
 
@@ -97,18 +114,19 @@ class RunStore:
 
             def run() -> None:
                 # IMMEDIATE lock so two processes never migrate at once
-                self.db.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    migrations.ensure_migrations_table(self.db)
-                    pending = migrations.pending(self.db)
-                    for m in pending:
-                        m.fn(self.db)
-                        migrations._record_applied(self.db, m.name)
-                    self.db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                    self.db.conn.execute("COMMIT")
-                except BaseException:
-                    self.db.conn.execute("ROLLBACK")
-                    raise
+                with self._lock:
+                    _begin_immediate(self.db.conn)
+                    try:
+                        migrations.ensure_migrations_table(self.db)
+                        pending = migrations.pending(self.db)
+                        for m in pending:
+                            m.fn(self.db)
+                            migrations._record_applied(self.db, m.name)
+                        self.db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                        self.db.conn.execute("COMMIT")
+                    except BaseException:
+                        _rollback_if_open(self.db.conn)
+                        raise
 
             self._retry(run)
 
@@ -137,13 +155,13 @@ class RunStore:
         def run() -> list[int]:
             with self._lock:
                 conn = self.db.conn
-                conn.execute("BEGIN IMMEDIATE")
+                _begin_immediate(conn)
                 try:
                     ids = [conn.execute(sql, params).lastrowid or 0 for sql, params in stmts]
                     conn.execute("COMMIT")
                     return ids
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback_if_open(conn)
                     raise
 
         return self._retry(run)
