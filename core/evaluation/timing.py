@@ -48,8 +48,10 @@ def build_evaluators(catalog: Catalog, options: dict[str, Any]) -> list[TimingEv
     backend, model_name = None, None
     if any(s != "rule" for s in strategies):
         from core.llm.llamacpp import LlamaCppBackend
+        from core.llm.models import default_timing_lora
 
-        resolved = resolve_model(options.get("model"), options.get("lora"))
-        backend, model_name = LlamaCppBackend(resolved), resolved.name + ("+lora" if options.get("lora") else "")
+        lora = default_timing_lora(options.get("model"), options.get("lora"))
+        resolved = resolve_model(options.get("model"), lora)
+        backend, model_name = LlamaCppBackend(resolved), resolved.name + ("+lora" if lora else "")
     return [TimingEvaluator(TimingDecider(s, catalog, selector=selector, backend=backend, config=TimingConfig()),
                             model_name) for s in strategies]

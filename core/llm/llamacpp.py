@@ -39,9 +39,13 @@ def _close_all() -> None:
 
 def default_threads() -> int:
     """`$SAGE_TUI_THREADS`, else the number of physical cores (measure: see docs/PLANNING.md)."""
-    env = os.environ.get(THREADS_ENV)
+    env = os.environ.get(THREADS_ENV, "").strip()
     if env:
-        return max(1, int(env))
+        if not env.isdigit() or int(env) < 1:
+            from core.errors import UsageError
+
+            raise UsageError(f"${THREADS_ENV} must be a positive integer, got {env!r}")
+        return int(env)
     try:
         import psutil
 
@@ -241,7 +245,9 @@ class LlamaCppBackend:
         prompt = self.render(messages)
         llm = self._llama(self.slot_for(messages))
         pattern = None
-        if json_schema is not None and grammar is None and self.decoding == "guided":
+        # guided decoding (a compiled regex of the schema) cannot honour arbitrary stop strings: with `stop`
+        # the schema goes through llama.cpp's GBNF sampler instead, which stops on them
+        if json_schema is not None and grammar is None and self.decoding == "guided" and not stop:
             pattern = self._pattern(json_schema)
         gram = None if pattern is not None else self._grammar(json_schema, grammar)
         with self._lock:

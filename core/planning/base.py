@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -162,10 +163,15 @@ class BasePlanner:
         if not kept and plan.candidates:
             kept = self.greedy_steps([plan.goal], [self.catalog.get(t) for t in plan.candidates], 1, None)
             plan.repairs.append(Repair("fallback", "no usable step from the model; used the top retrieved tool"))
-        kept = kept[: self.config.max_steps * 2]
+        if len(kept) > self.config.max_steps:  # a backend that ignores the schema (a remote server) can exceed it
+            for s in kept[self.config.max_steps:]:
+                plan.repairs.append(Repair("truncate", f"dropped step {s.id}: over the planner's max_steps="
+                                                       f"{self.config.max_steps}", s.id))
+            kept = kept[: self.config.max_steps]
         kept, rep = repair_dependencies(kept)
         plan.repairs += rep
-        kept, rep = enforce_constraints(kept, c)
+        limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
+        kept, rep = enforce_constraints(kept, dataclasses.replace(c, max_steps=limit))
         plan.repairs += rep
         plan.steps = kept
         report = validate_plan(kept, self.catalog, plan.candidates)

@@ -117,7 +117,13 @@ def check_plan_constraints(steps: Sequence[PlanStep], c: PlanConstraints) -> lis
 
 
 def enforce_constraints(steps: list[PlanStep], c: PlanConstraints) -> tuple[list[PlanStep], list[Repair]]:
-    """Drop forbidden steps, cut to max_steps, chain steps for sequential_only / max_parallel; report it."""
+    """Make a plan satisfy `c` where it can, reporting every change.
+
+    Forbidden steps are dropped; a required tool the plan does not use gets a step of its own (no
+    dependencies, no arguments: the validator then names its missing required arguments); the plan is
+    cut to max_steps from the end, never dropping the last step of a required tool; steps are chained
+    in topological order for sequential_only / max_parallel. What cannot be satisfied (more required
+    tools than max_steps) is left to `check_plan_constraints` to report."""
     from core.planning.dag import parallel_levels, topological_order
 
     repairs: list[Repair] = []
@@ -127,10 +133,26 @@ def enforce_constraints(steps: list[PlanStep], c: PlanConstraints) -> tuple[list
             repairs.append(Repair("constraint", f"dropped step {s.id}: {s.tool_id} is forbidden", s.id))
         else:
             kept.append(s)
+    used = {s.tool_id for s in kept}
+    next_id = max((s.id for s in kept), default=0) + 1
+    for t in c.must_use:
+        if t not in used:
+            kept.append(PlanStep(next_id, t, {}, [], None, f"required by the must_use constraint: {t}"))
+            repairs.append(Repair("constraint", f"added step {next_id}: {t} is required (must_use)", next_id))
+            used.add(t)
+            next_id += 1
     if c.max_steps is not None and len(kept) > c.max_steps:
-        for s in kept[c.max_steps:]:
+        required = set(c.must_use)
+        count = {t: sum(s.tool_id == t for s in kept) for t in required}
+        for s in reversed(list(kept)):
+            if len(kept) <= c.max_steps:
+                break
+            if s.tool_id in required and count[s.tool_id] == 1:
+                continue  # the only step of a required tool
+            kept.remove(s)
+            if s.tool_id in count:
+                count[s.tool_id] -= 1
             repairs.append(Repair("constraint", f"dropped step {s.id}: over max_steps={c.max_steps}", s.id))
-        kept = kept[: c.max_steps]
     ids = {s.id for s in kept}
     for s in kept:
         gone = [d for d in s.depends_on if d not in ids]

@@ -106,8 +106,9 @@ class TimingDecider:
         self._vote_tools: int | None = None
         if strategy != "rule" and backend is None:
             from core.llm.llamacpp import LlamaCppBackend
+            from core.llm.models import default_timing_lora
 
-            self.backend = LlamaCppBackend()
+            self.backend = LlamaCppBackend(lora=default_timing_lora(None, None))  # the bundled timing adapter
 
     def describe(self) -> dict[str, Any]:
         d = {"strategy": self.strategy, **self.config.to_dict()}

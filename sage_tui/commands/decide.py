@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sage_tui.commands._common import CatalogOption, JsonOption, handle_errors, out, print_json
+from sage_tui.commands._common import CatalogOption, JsonOption, err, handle_errors, out, print_json
 
 
 def _load_context(path: Path | None) -> list[dict]:
@@ -35,7 +35,10 @@ def decide_cmd(
     strategy: Annotated[str, typer.Option(help="rule | llm | hybrid")] = "hybrid",
     model: Annotated[str | None, typer.Option(help="GGUF path or preset name.")] = None,
     lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
-                                                  "assets/adapters/ or a training run id).")] = None,
+                                                  "assets/adapters/ or a training run id). Default with the default "
+                                                  "model: gemma3-270m-sage-timing.")] = None,
+    server: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL instead of in-process llama.cpp "
+                                                    "(the vote is then parsed from a generated answer).")] = None,
     catalog: CatalogOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -51,20 +54,35 @@ def decide_cmd(
     ctx = _load_context(context)
     cat = load_catalog(catalog)
     backend = None
-    if strategy != "rule":
-        from core.llm.llamacpp import LlamaCppBackend
-        from core.llm.models import resolve_adapter, resolve_model
+    if strategy != "rule" and server:
+        from core.llm.openai_compat import OpenAICompatibleBackend
 
+        backend = OpenAICompatibleBackend(server, model=model or "default")
+    elif strategy != "rule":
+        from core.llm.llamacpp import LlamaCppBackend
+        from core.llm.models import default_timing_lora, resolve_adapter, resolve_model
+
+        lora = default_timing_lora(model, lora)  # the bundled timing adapter unless a model or adapter is named
         backend = LlamaCppBackend(resolve_model(model, resolve_adapter(lora) if lora else None))
-    d = TimingDecider(strategy, cat, selector=make_selector(cat), backend=backend).decide(message, ctx)
+    from core.timing.decider import MAX_MESSAGE_CHARS
+
+    decider = TimingDecider(strategy, cat, selector=make_selector(cat), backend=backend)
+    d = decider.decide(message, ctx)
+    llm_key = decider.calibration.key if backend is not None else None
+    n = len(" ".join(message.split()))
+    warnings = [f"message truncated from {n} to {MAX_MESSAGE_CHARS} characters"] if n > MAX_MESSAGE_CHARS else []
+    for w in warnings:
+        err.print(f"[yellow]warning[/] {w}")
     if json_out:
-        print_json(d.to_dict())
+        print_json({**d.to_dict(), "llm": llm_key, "warnings": warnings})
         return
     verdict = "[bold green]call a tool[/]" if d.should_call_tool else "[bold]answer directly[/]"
     out.print(f"decision:   {verdict}" + (f" ({d.tool})" if d.tool else ""))
     out.print(f"confidence: {d.confidence:.2f}")
     out.print(f"reason:     {d.reason}", highlight=False)
     out.print(f"strategy:   {d.strategy}" + (" (LLM consulted)" if d.used_llm else ""))
+    if llm_key:
+        out.print(f"llm:        {llm_key}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -84,11 +84,21 @@ def plan_cmd(
                                                    "repairs": [r.__dict__ for r in result.repairs],
                                                    "violations": result.meta.get("constraint_violations")})
     store.log_metrics(run_id, {k: float(v) for k, v in result.meta.items() if isinstance(v, int | float)})
-    store.finish_run(run_id, "completed")
+    violations = result.meta.get("constraint_violations") or []
+    if violations:  # the plan is still printed and stored, but the command fails (exit 7, PLAN)
+        store.finish_run(run_id, "failed", error="plan violates constraints: " + "; ".join(
+            f"{v['constraint']}: {v['detail']}" for v in violations))
+    else:
+        store.finish_run(run_id, "completed")
     if json_out:
         print_json({"run_id": run_id, **data})
-        return
-    _print_plan(result, run_id)
+    else:
+        _print_plan(result, run_id)
+    if violations:
+        from core.errors import PlanError
+
+        raise PlanError("the plan violates its constraints even after repair: " + "; ".join(
+            f"{v['constraint']} ({v['detail']})" for v in violations), hint="loosen --constraints")
 
 
 def _print_plan(plan, run_id: str) -> None:  # noqa: ANN001 (core.planning.types.Plan)
@@ -109,6 +119,8 @@ def _print_plan(plan, run_id: str) -> None:  # noqa: ANN001 (core.planning.types
         out.print(f"[yellow]warning[/] {w}")
     for i in (plan.meta.get("validation") or {}).get("issues", []):
         out.print(f"[red]issue[/] {i['kind']}: {i['detail']}", highlight=False)
+    for v in plan.meta.get("constraint_violations") or []:
+        out.print(f"[red]violation[/] {v['constraint']}: {v['detail']}", highlight=False)
     out.print(f"[dim]{plan.meta.get('total_s', 0):.2f}s, {plan.meta.get('llm_calls', 0)} LLM calls[/]")
 
 

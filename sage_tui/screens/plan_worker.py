@@ -290,7 +290,14 @@ def _timing(app: Any, req: dict[str, Any], plan: Any, selector: Any, post: Post)
     from core.timing.decider import TimingDecider
 
     strategy = req.get("timing") or "hybrid"
-    backend = get_backend(app, req.get("model"), req.get("lora"), req.get("endpoint")) if strategy != "rule" else None
+    backend = None
+    if strategy != "rule":
+        lora = req.get("lora")
+        if not req.get("endpoint"):
+            from core.llm.models import default_timing_lora
+
+            lora = default_timing_lora(req.get("model"), lora)  # the bundled timing adapter for the default model
+        backend = get_backend(app, req.get("model"), lora, req.get("endpoint"))
     decider = TimingDecider(strategy, app.get_catalog(), selector=selector, backend=backend)
 
     def by(d: Any) -> str:
