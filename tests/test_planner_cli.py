@@ -103,3 +103,20 @@ def test_unreachable_server_and_huge_goal_through_the_cli(tmp_path):
     assert r.exit_code == 5 and "unreachable" in r.output
     r = runner.invoke(app, ["plan", "book a hotel in Rome " * 150, "--planner", "greedy", "--catalog", cat])
     assert r.exit_code == 0 and "warning" in r.stdout and "goal truncated from 3149 to 2000" in r.stdout
+
+
+def test_eval_task_planning_stores_one_run_with_per_sample_rows(db_path):
+    r = runner.invoke(app, ["eval", "--task", "task_planning", "--planner", "greedy", "--split", "test",
+                            "--limit", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    runs = out["runs"]
+    assert len(runs) == 1
+    rid = runs[0]["run_id"]
+    with RunStore(db_path) as store:
+        run = store.get_run(rid)
+        assert run["kind"] == "eval" and run["task"] == "task_planning" and run["status"] == "completed"
+        rows = store.sample_results(rid)
+        assert len(rows) == 5
+        names = {m["name"] for m in store.metrics(rid)}
+        assert {"node_f1", "step_validity", "executability"} <= names
