@@ -1,13 +1,14 @@
 """Planning/timing benchmark: plan latency p50/p95, binding vs raw llama.cpp tokens/s, timing throughput.
 
-    .venv/bin/python bench/planning.py [--limit 20] [--threads 1] [--model gemma3-270m] [--llama-bench PATH]
+    .venv/bin/python bench/planning.py [--limit 20] [--threads 1] [--model sage-gemma3-270m] [--llama-bench PATH]
         [--planners hierarchical,flat,greedy,hierarchical_per_subgoal@OTHER_LORA.gguf,hierarchical~draft=0]
         [--baseline hierarchical~draft=0~positional=0]
 
 A planner spec is `NAME[@LORA][~KEY=VALUE...]`; the `~` options give that arm its own backend (and llama.cpp
 contexts): `draft` (prompt-lookup draft tokens, 0 = off), `positional` (0 = the earlier step schema with
 sampled ids), `threads`, `threads_batch`, `flash` (1 = flash attention), `merged` (1 = base + LoRA merged into one
-GGUF, core/llm/merge_lora.py). `--baseline SPEC` prints every
+GGUF, core/llm/merge_lora.py); `sgk` is a planner option (`PlannerConfig.subgoal_top_k`, shares the
+default backend). `--baseline SPEC` prints every
 arm's p50/p95 as a ratio of that arm's, measured in the same run.
 
 Raw llama.cpp numbers come from `llama-bench` built from the source the binding vendors
@@ -52,9 +53,12 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
             "regex_s", "forward_calls", "draft_tokens", "accepted_draft_tokens")
     made = {}
     for spec in planners:
+        from core.planning.base import PlannerConfig
+
         name, lora, opts = parse_spec(spec)
+        cfg = PlannerConfig(**{PLANNER_OPTS[k]: int(opts.pop(k)) for k in list(opts) if k in PLANNER_OPTS})
         be = backend_for(lora, opts, spec) if lora or opts else backend
-        made[spec] = make_planner(name, catalog, selector=sel, backend=be)
+        made[spec] = make_planner(name, catalog, selector=sel, backend=be, config=cfg)
     acc = {name: {"lat": [], "metrics": [], "calls": [], "toks": [], "trunc": [], "parts": {k: [] for k in keys}}
            for name in planners}
     load = []
@@ -91,12 +95,15 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
     return out
 
 
+PLANNER_OPTS = {"sgk": "subgoal_top_k"}  # planner (not backend) options of a spec: `~sgk=3`
+
+
 def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     """`NAME[@LORA][~KEY=VALUE...]` -> (planner name, LoRA or None, backend options)."""
     head, *mods = spec.split("~")
     name, _, lora = head.partition("@")
     opts = dict(m.split("=", 1) for m in mods)
-    unknown = set(opts) - {"draft", "positional", "threads", "threads_batch", "flash", "merged"}
+    unknown = set(opts) - {"draft", "positional", "threads", "threads_batch", "flash", "merged", *PLANNER_OPTS}
     if unknown:
         raise SystemExit(f"unknown option(s) {sorted(unknown)} in planner spec {spec!r}")
     return name, lora or None, opts
@@ -237,7 +244,7 @@ def bench_timing(catalog, samples, backend, strategies) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default="gemma3-270m")
+    ap.add_argument("--model", default="sage-gemma3-270m")
     ap.add_argument("--lora", default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--decoding", default="guided", choices=["guided", "gbnf"])

@@ -257,3 +257,39 @@ def test_flat_planner_caps_a_schema_ignoring_backend_at_max_steps():
     assert [s.id for s in plan.steps] == [1, 2, 3]
     assert [r.step_id for r in plan.repairs if r.kind == "truncate"] == [4, 5, 6, 7]
     assert validate_dag(plan.steps) == []
+
+
+def test_subgoal_top_k_couples_each_subgoal_with_its_retrieved_tools():
+    """`subgoal_top_k`: a step tagged with sub-goal k may only use the selector's top tools for sub-goal k."""
+    answer = {"steps": [
+        {"subgoal": 1, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},
+        {"subgoal": 3, "id": 2, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1]}]}
+    p = hier([SUBGOALS, answer], subgoal_top_k=1)
+    plan = p.plan(GOAL, constraints=PlanConstraints(must_use=["translate_text"]))
+    allowed = plan.meta["subgoal_tools"]
+    assert allowed["1"][0] == "get_weather" and allowed["3"][0] == "send_email"
+    assert all("translate_text" in v for v in allowed.values())  # required tools stay allowed everywhere
+    shapes = p.backend.calls[1]["json_schema"]["properties"]["steps"]["items"]["anyOf"]
+    by_tool = {s["properties"]["tool_id"]["enum"][0]: s["properties"]["subgoal"]["enum"] for s in shapes}
+    assert by_tool["get_weather"] == [1] and by_tool["send_email"] == [3]
+    assert by_tool["translate_text"] == [1, 2, 3]
+    assert set(by_tool) == {t for v in allowed.values() for t in v}  # tools no sub-goal allows are gone
+    # the prompt is the same as without the restriction (the adapter sees what it was trained on)
+    q = hier([SUBGOALS, answer])
+    q.plan(GOAL, constraints=PlanConstraints(must_use=["translate_text"]))
+    assert q.backend.calls[1]["messages"] == p.backend.calls[1]["messages"]
+    with pytest.raises(UsageError):
+        PlannerConfig(subgoal_top_k=0)
+
+
+def test_tagged_schema_positional_first_step_only_allows_subgoal_1_tools():
+    from core.llm.prompts import tagged_steps_schema
+
+    tools = [CAT.get(t) for t in ("get_weather", "send_email", "search_flights")]
+    sch = tagged_steps_schema(tools, 3, 2, first_id=1, allowed={1: ["get_weather"], 2: ["send_email"]})
+    first, second = sch["properties"]["steps"]["prefixItems"][:2]
+    assert [s["properties"]["tool_id"]["enum"] for s in first["anyOf"]] == [["get_weather"]]
+    assert {s["properties"]["tool_id"]["enum"][0]: s["properties"]["subgoal"]["enum"] for s in second["anyOf"]} == {
+        "get_weather": [1], "send_email": [2]}
+    with pytest.raises(ValueError, match="no tool is allowed"):
+        tagged_steps_schema(tools, 2, 1, first_id=1, allowed={1: []})

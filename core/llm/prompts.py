@@ -153,19 +153,33 @@ def tool_steps_schema(tools: Sequence[Tool], max_steps: int, *, first_id: int | 
 
 
 def tagged_steps_schema(tools: Sequence[Tool], max_steps: int, n_subgoals: int, *,
-                        first_id: int | None = None) -> dict[str, Any]:
+                        first_id: int | None = None,
+                        allowed: dict[int, Sequence[str]] | None = None) -> dict[str, Any]:
     """Decoding schema of the batched level 2 (`steps_all_prompt`): `tool_steps_schema` with a leading
     `"subgoal"` key restricted to the existing sub-goal numbers 1..n_subgoals (enum), so every step is
     tagged with its sub-goal and `tool_id` can still only be a candidate. With `first_id` (positional
-    schema) the first step belongs to sub-goal 1, as in every training target."""
+    schema) the first step belongs to sub-goal 1, as in every training target.
+
+    `allowed` (sub-goal number -> tool ids) couples the two: a step tagged with sub-goal k may only use
+    a tool of `allowed[k]` (each tool's shape lists only the sub-goals that allow it; tools no sub-goal
+    allows at a position are left out there). The prompt is unchanged; only decoding is narrowed."""
     base = tool_steps_schema(tools, max_steps, first_id=first_id)
     arr = base["properties"]["steps"]
     positions = arr["prefixItems"] if "prefixItems" in arr else [arr["items"]]
     for i, pos in enumerate(positions):
-        sg = {"enum": [1] if i == 0 and "prefixItems" in arr else list(range(1, max(1, n_subgoals) + 1))}
+        ks = [1] if i == 0 and "prefixItems" in arr else list(range(1, max(1, n_subgoals) + 1))
+        shapes = []
         for shape in pos["anyOf"]:
-            shape["properties"] = {"subgoal": sg, **shape["properties"]}
+            tool_id = shape["properties"]["tool_id"]["enum"][0]
+            mine = ks if allowed is None else [k for k in ks if tool_id in allowed.get(k, ())]
+            if not mine:
+                continue
+            shape["properties"] = {"subgoal": {"enum": mine}, **shape["properties"]}
             shape["required"] = ["subgoal", *shape["required"]]
+            shapes.append(shape)
+        if not shapes:
+            raise ValueError(f"no tool is allowed for sub-goal(s) {ks} at step position {i + 1}")
+        pos["anyOf"] = shapes
     return base
 
 

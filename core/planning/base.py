@@ -35,10 +35,15 @@ class PlannerConfig:
     # hierarchical level 2: "batched" = one call for the steps of every sub-goal (default, fast);
     # "per_subgoal" = one call per sub-goal (the earlier design, kept for the ablation)
     level2: str = "batched"
+    # hierarchical level 2: a step of sub-goal k may only use one of the selector's top `subgoal_top_k`
+    # candidates for sub-goal k's text (None: any candidate). Decoding only; the prompt is unchanged.
+    subgoal_top_k: int | None = None
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:
             raise UsageError(f"unknown level2 mode {self.level2!r}; expected one of {list(LEVEL2_MODES)}")
+        if self.subgoal_top_k is not None and self.subgoal_top_k < 1:
+            raise UsageError(f"subgoal_top_k must be >= 1, got {self.subgoal_top_k}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -60,14 +60,27 @@ class HierarchicalPlanner(BasePlanner):
         self.progress(plan, [], "subgoals")
         if self.config.level2 == "per_subgoal":
             return self._per_subgoal(goal, tools, limit, plan, on_token)
-        return self._batched(goal, tools, limit, plan, on_token)
+        return self._batched(goal, tools, limit, plan, on_token, self._allowed(tools, plan, c))
+
+    def _allowed(self, tools: list[Tool], plan: Plan, c: PlanConstraints) -> dict[int, list[str]] | None:
+        """Sub-goal -> the candidates a step of it may use (`subgoal_top_k`; required tools always allowed)."""
+        k = self.config.subgoal_top_k
+        if k is None or k >= len(tools):
+            return None
+        ids = [t.tool_id for t in tools]
+        out = {}
+        for g in plan.subgoals:
+            top = [s.tool_id for s in self.selector.select(g.description, top_k=k, candidates=ids)]
+            out[g.id] = list(dict.fromkeys([*top, *(t for t in c.must_use if t in ids)])) or ids
+        plan.meta["subgoal_tools"] = {str(g): v for g, v in out.items()}
+        return out
 
     # ---- level 2, batched: one call for all sub-goals ------------------------------------------
     def _batched(self, goal: str, tools: list[Tool], limit: int, plan: Plan,
-                 on_token: TokenCallback | None) -> list[PlanStep]:
+                 on_token: TokenCallback | None, allowed: dict[int, list[str]] | None = None) -> list[PlanStep]:
         n = len(plan.subgoals)
         obj, rep, _ = call_json(self.backend, steps_all_prompt(goal, tools, [g.description for g in plan.subgoals]),
-                                tagged_steps_schema(tools, limit, n, first_id=self.first_id(1)),
+                                tagged_steps_schema(tools, limit, n, first_id=self.first_id(1), allowed=allowed),
                                 max_tokens=self.config.max_tokens // 2 * max(1, n),
                                 seed=self.config.seed, on_token=on_token, stats=plan.meta)
         plan.repairs += rep
