@@ -120,3 +120,11 @@ def test_eval_task_planning_stores_one_run_with_per_sample_rows(db_path):
         assert len(rows) == 5
         names = {m["name"] for m in store.metrics(rid)}
         assert {"node_f1", "step_validity", "executability"} <= names
+
+
+def test_eval_lora_takes_adapter_names(db_path):
+    r = runner.invoke(app, ["eval", "--task", "timing_judgment", "--timing", "rule", "--lora", "no-such-adapter"])
+    assert r.exit_code == 4 and "gemma3-270m-sage-timing" in r.output  # the error lists the known names
+    r = runner.invoke(app, ["eval", "--task", "timing_judgment", "--timing", "rule", "--lora", "gemma3-270m-sage-timing",
+                            "--split", "test", "--limit", "3", "--json"])
+    assert r.exit_code == 0, r.output

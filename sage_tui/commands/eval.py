@@ -59,7 +59,8 @@ def eval_cmd(
     planner: Annotated[list[str] | None, typer.Option("--planner", help="hierarchical | flat | greedy; repeatable.")] = None,
     timing: Annotated[list[str] | None, typer.Option("--timing", help="rule | llm | hybrid; repeatable.")] = None,
     model: Annotated[str | None, typer.Option(help="GGUF path or model preset name.")] = None,
-    lora: Annotated[Path | None, typer.Option(help="GGUF LoRA adapter.")] = None,
+    lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
+                                                  "assets/adapters/ or a training run id).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Ranking depth for selection metrics.")] = 5,
     limit: Annotated[int | None, typer.Option(help="Evaluate only the first N samples.")] = None,
     seed: Annotated[int, typer.Option(help="Seed for anything stochastic.")] = 0,
@@ -83,6 +84,8 @@ def eval_cmd(
         raise UsageError(f"unknown task {task!r}; expected all or one of {TASKS}")
     if dataset is not None and len(tasks) > 1:
         raise UsageError("--dataset needs a single --task")
+    from core.llm.models import resolve_adapter
+
     cat = load_catalog(catalog)
     store = open_store_opt(db)
     store.reap_stale_runs()
@@ -91,7 +94,7 @@ def eval_cmd(
         "planners": planner or None,
         "timing": timing or None,
         "model": model,
-        "lora": str(lora) if lora else None,
+        "lora": str(resolve_adapter(lora)) if lora else None,
         "top_k": top_k,
         "seed": seed,
         "catalog_path": str(catalog) if catalog else None,
