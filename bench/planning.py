@@ -7,8 +7,8 @@
 A planner spec is `NAME[@LORA][~KEY=VALUE...]`; the `~` options give that arm its own backend (and llama.cpp
 contexts): `draft` (prompt-lookup draft tokens, 0 = off), `positional` (0 = the earlier step schema with
 sampled ids), `threads`, `threads_batch`, `flash` (1 = flash attention), `merged` (1 = base + LoRA merged into one
-GGUF, core/llm/merge_lora.py); `sgk` is a planner option (`PlannerConfig.subgoal_top_k`, shares the
-default backend). `--baseline SPEC` prints every
+GGUF, core/llm/merge_lora.py); `sgk` is a planner option (`PlannerConfig.subgoal_top_k`; the arm still gets
+its own backend, since arms sharing one reuse each other's cached prompts). `--baseline SPEC` prints every
 arm's p50/p95 as a ratio of that arm's, measured in the same run.
 
 Raw llama.cpp numbers come from `llama-bench` built from the source the binding vendors
@@ -56,8 +56,11 @@ def bench_plans(catalog, samples, backend, planners, backend_for=None) -> dict:
         from core.planning.base import PlannerConfig
 
         name, lora, opts = parse_spec(spec)
+        own = bool(opts)  # any option, planner options included, gets its own backend: arms that share one
+        # reuse each other's KV cache for identical prompts (same goal, same sub-goal prompt), which made a
+        # planner-only variant look 30 % faster than it is (subgoal_top_k=2: p50 x0.70 shared, x0.96 own contexts)
         cfg = PlannerConfig(**{PLANNER_OPTS[k]: int(opts.pop(k)) for k in list(opts) if k in PLANNER_OPTS})
-        be = backend_for(lora, opts, spec) if lora or opts else backend
+        be = backend_for(lora, opts, spec) if lora or own else backend
         made[spec] = make_planner(name, catalog, selector=sel, backend=be, config=cfg)
     acc = {name: {"lat": [], "metrics": [], "calls": [], "toks": [], "trunc": [], "parts": {k: [] for k in keys}}
            for name in planners}
