@@ -110,3 +110,15 @@ def test_llm_planners_are_deterministic_for_a_fixed_seed():
                      PlannerConfig(max_tokens=96, seed=3)).plan(goal).to_dict() for i in range(2)]
         assert plans[0]["steps"] and plans[0]["steps"] == plans[1]["steps"]
         assert plans[0]["subgoals"] == plans[1]["subgoals"] and plans[0]["repairs"] == plans[1]["repairs"]
+
+
+def test_guided_decoder_honours_the_subgoal_tool_coupling(backend):
+    """With `subgoal_top_k=1` every step the real model writes uses the one tool retrieved for its sub-goal."""
+    cat = make_catalog()
+    sel = OverlapSelector().fit(cat)
+    p = HierarchicalPlanner(cat, sel, backend, PlannerConfig(max_tokens=160, subgoal_top_k=1))
+    plan = p.plan("Check the weather in Rome, search flights from Oslo to Rome and email the itinerary to Ana")
+    allowed = plan.meta["subgoal_tools"]
+    assert plan.steps and not any(r.kind in ("fallback", "subgoal") for r in plan.repairs)
+    assert all(s.tool_id in allowed[str(s.subgoal_id)] for s in plan.steps), (plan.to_dict()["steps"], allowed)
+    assert len({s.tool_id for s in plan.steps}) >= 2  # the coupling differs between sub-goals
