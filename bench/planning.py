@@ -114,6 +114,8 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
 
 def paired_quality(planning: dict, baseline: str) -> dict:
     """Per metric: mean of (arm - baseline) over the same goals, normal 95% CI, goals better / worse."""
+    from core.metrics.stats import paired_diff
+
     base = planning[baseline]["per_sample"]
     out: dict = {}
     for name, v in planning.items():
@@ -123,12 +125,9 @@ def paired_quality(planning: dict, baseline: str) -> dict:
         for k in base[0]:
             if k == "id":
                 continue
-            d = [a[k] - b[k] for a, b in zip(v["per_sample"], base, strict=True)]
-            n = len(d)
-            m = statistics.fmean(d)
-            h = 1.96 * statistics.stdev(d) / n ** 0.5 if n > 1 else 0.0
-            out[name][k] = {"diff": m, "ci": [m - h, m + h], "better": sum(x > 0 for x in d),
-                            "worse": sum(x < 0 for x in d), "n": n}
+            pd = paired_diff([a[k] for a in v["per_sample"]], [b[k] for b in base])
+            out[name][k] = {"diff": pd["diff"], "ci": [pd["low"], pd["high"]], "better": pd["better"],
+                            "worse": pd["worse"], "n": pd["n"]}
         sv = out[name]["step_validity"]
         print(f"paired {name:40s} - {baseline}: step_validity {sv['diff']:+.3f} [{sv['ci'][0]:+.3f},"
               f"{sv['ci'][1]:+.3f}] ({sv['better']} better / {sv['worse']} worse of {sv['n']})", flush=True)

@@ -1,7 +1,15 @@
 import pytest
 from planning_support import make_catalog
 
-from core.metrics.planning import dependency_correctness, edge_prf, exact_match, node_f1, plan_metrics
+from core.metrics.planning import (
+    EXTRA_METRIC_NAMES,
+    METRIC_NAMES,
+    dependency_correctness,
+    edge_prf,
+    exact_match,
+    node_f1,
+    plan_metrics,
+)
 from core.planning.types import PlanStep
 
 GOLD = [PlanStep(1, "get_weather", {"city": "Oslo"}), PlanStep(2, "search_flights", {"origin": "A", "destination": "B"}),
@@ -13,6 +21,16 @@ def test_perfect_prediction():
     assert m == {"step_validity": 1.0, "dependency_correctness": 1.0, "executability": 1.0,
                  "structural_executability": 1.0, "node_f1": 1.0, "edge_precision": 1.0, "edge_recall": 1.0,
                  "edge_f1": 1.0, "exact_match": 1.0}
+    assert set(m) == set(METRIC_NAMES) | set(EXTRA_METRIC_NAMES) and not set(METRIC_NAMES) & set(EXTRA_METRIC_NAMES)
+
+
+def test_metric_names_are_the_one_list_the_evaluators_use():
+    from core.evaluation import planning as ev
+    from sage_tui.commands.eval import MAIN_METRICS
+    from training import evaluate
+
+    assert evaluate.PLAN_METRICS is METRIC_NAMES and ev.METRIC_NAMES is METRIC_NAMES
+    assert MAIN_METRICS["task_planning"][:-1] == list(METRIC_NAMES)
 
 
 def test_hand_computed_partial_prediction():

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from core.errors import UsageError
-from training.config import load_config
-from training.pipeline import METHOD_SETTINGS, apply_method
+from core.metrics.stats import mean_ci
+from training.config import METHOD_SETTINGS, METHODS, load_config
+from training.pipeline import apply_method
 
-DEFAULT_METHODS = ["A", "B1", "B2", "B3", "C", "D", "R"]
+DEFAULT_METHODS = list(METHODS)
 SUMMARY_KEYS = ("samples_used", "train_seconds", "tokens_per_second", "peak_memory_mb", "final_loss", "steps",
                 "forgetting", "backward_transfer")
 
@@ -80,17 +81,6 @@ PAIRED = (
 )
 
 
-def _ci(vals: list[float]) -> tuple[float, float]:
-    import math
-
-    n = len(vals)
-    if not n:
-        return float("nan"), float("nan")
-    m = sum(vals) / n
-    sd = math.sqrt(sum((v - m) ** 2 for v in vals) / (n - 1)) if n > 1 else 0.0
-    return m, 1.96 * sd / math.sqrt(n)
-
-
 def compare_summary(store: Any, parent_id: str, baseline: str = "A") -> str:
     """Markdown: per method the efficiency numbers, each evaluation metric with the half-width of
     its 95 % CI over evaluation samples, forgetting / BWT, and the paired difference to `baseline`
@@ -116,7 +106,7 @@ def compare_summary(store: Any, parent_id: str, baseline: str = "A") -> str:
         cells = [m, str(seed), f"{f.get('samples_used', 0):.0f}", f"{f.get('steps', 0):.0f}", f"{f.get('train_seconds', 0):.0f}"]
         for _name, task, fn in PAIRED:
             vals = [fn(x) for x in d["rows"].get(task, {}).values()]
-            mu, ci = _ci(vals)
+            mu, ci = mean_ci(vals)
             cells.append(f"{mu:.3f} ± {ci:.3f}" if vals else "–")
         cells += [f"{f[k]:.3f}" if k in f else "–" for k in ("forgetting", "backward_transfer")]
         out.append("| " + " | ".join(cells) + " |")
@@ -127,7 +117,7 @@ def compare_summary(store: Any, parent_id: str, baseline: str = "A") -> str:
         for _name, task, fn in PAIRED:
             a, b = base["rows"].get(task, {}), d["rows"].get(task, {})
             common = sorted(set(a) & set(b))
-            mu, ci = _ci([fn(b[k]) - fn(a[k]) for k in common])
+            mu, ci = mean_ci([fn(b[k]) - fn(a[k]) for k in common])
             star = "*" if common and abs(mu) > ci else ""
             dcells.append(f"{mu:+.3f} ± {ci:.3f}{star}" if common else "–")
         diffs.append("| " + " | ".join(dcells) + " |")

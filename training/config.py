@@ -14,7 +14,18 @@ from typing import Any, get_args, get_origin, get_type_hints
 from core.errors import ConfigError, NotFoundError
 from core.paths import assets_dir
 
-METHODS = ("A", "B1", "B2", "B3", "C", "D", "R")
+# the paper's methods, the one table of them: coreset strategy, continual learning on/off, a short description
+# (training/pipeline.py `apply_method`, `train compare`, the training screen's method choices and defaults)
+METHOD_SETTINGS: dict[str, dict[str, Any]] = {
+    "A": {"strategy": "none", "continual": False, "label": "baseline SFT"},
+    "B1": {"strategy": "loss_topk", "continual": False, "label": "coreset: loss"},
+    "B2": {"strategy": "diversity", "continual": False, "label": "coreset: diversity"},
+    "B3": {"strategy": "hybrid", "continual": False, "label": "coreset: hybrid"},
+    "C": {"strategy": "none", "continual": True, "label": "continual replay"},
+    "D": {"strategy": "hybrid", "continual": True, "label": "coreset + continual"},
+    "R": {"strategy": "random", "continual": False, "label": "random coreset (control, same budget)"},
+}
+METHODS = tuple(METHOD_SETTINGS)
 STRATEGIES = ("none", "loss_topk", "diversity", "hybrid", "random")
 
 

@@ -27,12 +27,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.errors import NotFoundError
+from core.metrics.planning import METRIC_NAMES as PLAN_METRICS
+from core.metrics.stats import mean_ci
 
 RETRIEVAL_POOL = 10
 TIMING_TOOLS = 5
 TRUE_PREFIX = '{"should_call_tool": true'
 FALSE_PREFIX = '{"should_call_tool": false'
-PLAN_METRICS = ("step_validity", "dependency_correctness", "executability", "node_f1", "edge_f1", "exact_match")
 
 
 @dataclass
@@ -309,7 +310,7 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
         summary.update(timing_metrics(c))
         # continuous: log-odds the model puts on the gold decision (> 0: right side); moves before accuracy does
         signed = [r["margin"] if r["gold"] else -r["margin"] for r in tim]
-        summary["timing_margin"], ci = _mean_ci(signed)
+        summary["timing_margin"], ci = mean_ci(signed)
         if len(signed) >= 2:
             summary["ci95/timing_margin"] = ci
     pla = run("task_planning", load("task_planning", sizes.task_planning),
@@ -326,20 +327,6 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
     return summary, rows
 
 
-def _mean_ci(vals: Sequence[float]) -> tuple[float, float]:
-    """(mean, half-width of the 95 % normal-approximation confidence interval: 1.96 * std / sqrt(n))."""
-    import math
-
-    n = len(vals)
-    if n == 0:
-        return 0.0, 0.0
-    m = sum(vals) / n
-    if n < 2:
-        return m, 0.0
-    var = sum((v - m) ** 2 for v in vals) / (n - 1)
-    return m, 1.96 * math.sqrt(var / n)
-
-
 def add_intervals(summary: dict[str, float], sel: list[dict[str, Any]], tim: list[dict[str, Any]],
                   tf: list[dict[str, Any]]) -> None:
     """`ci95/<metric>`: half-width of the 95 % CI of the per-sample mean (sampling noise of the
@@ -348,7 +335,7 @@ def add_intervals(summary: dict[str, float], sel: list[dict[str, Any]], tim: lis
                           ("plan_token_acc", tf, "plan_token_acc"), ("plan_nll", tf, "plan_nll")):
         vals = [float(r["metrics"][key]) for r in rs if key in r["metrics"]]
         if len(vals) >= 2:
-            summary[f"ci95/{name}"] = _mean_ci(vals)[1]
+            summary[f"ci95/{name}"] = mean_ci(vals)[1]
 
 
 def load_scorer(base: str, adapter: str | None = None, *, chat_format: str = "auto", device: str = "auto",

@@ -17,18 +17,9 @@ from typing import Any
 
 from core.errors import DataError, SageError, TrainingError
 from core.paths import cache_dir
-from training.config import Config
+from training.config import METHOD_SETTINGS, Config
 
 LogFn = Callable[[str], None]
-METHOD_SETTINGS: dict[str, dict[str, Any]] = {
-    "A": {"strategy": "none", "continual": False},
-    "B1": {"strategy": "loss_topk", "continual": False},
-    "B2": {"strategy": "diversity", "continual": False},
-    "B3": {"strategy": "hybrid", "continual": False},
-    "C": {"strategy": "none", "continual": True},
-    "D": {"strategy": "hybrid", "continual": True},
-    "R": {"strategy": "random", "continual": False},  # control: random coreset, same budget
-}
 
 
 def apply_method(cfg: Config, method: str, budget: float | None = None) -> Config:

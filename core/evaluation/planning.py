@@ -7,7 +7,7 @@ from typing import Any
 from core.catalog import Catalog
 from core.errors import SageError
 from core.evaluation.runner import SampleResult, mean_metrics
-from core.metrics.planning import gold_steps, plan_metrics
+from core.metrics.planning import METRIC_NAMES, gold_steps, plan_metrics
 from core.planning.base import BasePlanner, PlannerConfig
 from core.planning.registry import make_planner, make_selector
 
@@ -29,8 +29,7 @@ class PlanningEvaluator:
         try:
             plan = self.planner.plan(sample["instruction"], candidates=sample.get("candidate_tools"))
         except SageError as exc:  # a failed plan scores zero but keeps the run going
-            zero = dict.fromkeys(("step_validity", "dependency_correctness", "executability", "node_f1", "edge_f1",
-                                  "exact_match", "structural_executability"), 0.0)
+            zero = dict.fromkeys((*METRIC_NAMES, "structural_executability"), 0.0)
             return SampleResult(sample["id"], False, zero, {"error": str(exc)})
         m = plan_metrics(plan.steps, gold, self.catalog, plan.candidates)
         m["repairs"] = float(len(plan.repairs))

@@ -12,9 +12,13 @@ from typing import Any
 
 from core.catalog import Catalog
 from core.planning.types import PlanStep
-from core.planning.validators import validate_plan
 
 Key = tuple[str, int]  # (tool_id, occurrence index)
+
+# the headline planning metrics, in display order: evaluation summaries, `sage-tui eval`, training evals
+METRIC_NAMES = ("step_validity", "dependency_correctness", "executability", "node_f1", "edge_f1", "exact_match")
+# what `plan_metrics` returns besides the headline ones
+EXTRA_METRIC_NAMES = ("structural_executability", "edge_precision", "edge_recall")
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> tuple[float, float, float]:
@@ -67,7 +71,9 @@ def exact_match(pred: Sequence[PlanStep], gold: Sequence[PlanStep]) -> float:
 
 def plan_metrics(pred: Sequence[PlanStep], gold: Sequence[PlanStep], catalog: Catalog,
                  candidates: Sequence[str] | None = None) -> dict[str, float]:
-    """All planning metrics for one sample."""
+    """All planning metrics for one sample (METRIC_NAMES + EXTRA_METRIC_NAMES)."""
+    from core.planning.validators import validate_plan  # jsonschema: not on the CLI's start path
+
     report = validate_plan(pred, catalog, candidates)
     structural = report.is_dag and bool(pred) and all(s.tool_id in catalog for s in pred)
     p, r, f = edge_prf(pred, gold)

@@ -4,18 +4,17 @@ The per-sample rows a training run stores (`store.sample_results`, with `task` a
 matched between a method's run and the reference's run of the same comparison and seed (same
 `parent_id`, same seed). Per evaluation sample the difference method - reference is averaged over
 the matched run pairs; the table shows its mean over samples ± the half-width of the normal 95 % CI
-(1.96 * sd / sqrt(n), as in training/compare.py). Re-implemented here because core never imports
-training.
+(1.96 * sd / sqrt(n): `core.metrics.stats.mean_ci`, the helper training/compare.py uses too).
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.metrics.stats import mean_ci
 from core.report.aggregate import Row
 from core.report.select import seed_of
 from core.store import RunStore
@@ -101,8 +100,8 @@ def paired_diff(spec: PairedSpec, pairs: Sequence[tuple[str, str]], samples: dic
     if not per_sample:
         return None
     diffs = [math.fsum(v) / len(v) for _, v in sorted(per_sample.items())]
-    ci = 1.96 * statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) >= 2 else None
-    return Diff(math.fsum(diffs) / len(diffs), ci, len(diffs), used)
+    mean, half = mean_ci(diffs)
+    return Diff(mean, half if len(diffs) >= 2 else None, len(diffs), used)
 
 
 @dataclass

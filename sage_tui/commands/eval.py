@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from core.metrics.planning import METRIC_NAMES as PLAN_METRICS
 from sage_tui.commands._common import (
     CatalogOption,
     DbOption,
@@ -24,7 +25,7 @@ TASKS = ["tool_selection", "tool_retrieval", "task_planning", "timing_judgment"]
 MAIN_METRICS = {
     "tool_selection": ["acc@1", "acc@3", "acc@5", "mrr", "recall@5", "ndcg@5", "all_gold@5", "latency_p50_ms"],
     "tool_retrieval": ["acc@1", "acc@5", "mrr", "recall@5", "precision@5", "ndcg@5", "all_gold@5", "latency_p50_ms"],
-    "task_planning": ["step_validity", "dependency_correctness", "executability", "node_f1", "edge_f1", "exact_match", "latency_p50_ms"],
+    "task_planning": [*PLAN_METRICS, "latency_p50_ms"],
     "timing_judgment": ["accuracy", "precision", "recall", "f1", "fpr", "latency_p50_ms"],
 }
 

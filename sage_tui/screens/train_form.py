@@ -7,23 +7,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-METHOD_CHOICES = [
-    ("A  baseline SFT", "A"),
-    ("B1 coreset: loss", "B1"),
-    ("B2 coreset: diversity", "B2"),
-    ("B3 coreset: hybrid", "B3"),
-    ("C  continual replay", "C"),
-    ("D  coreset + continual", "D"),
-]
-STRATEGIES = ["none", "loss_topk", "diversity", "hybrid", "random"]
+from training.config import METHOD_SETTINGS
+from training.config import STRATEGIES as CONFIG_STRATEGIES
+
+# the methods the form offers (R, the random-coreset control, runs through `sage-tui train compare`)
+FORM_METHODS = ("A", "B1", "B2", "B3", "C", "D")
+METHOD_CHOICES = [(f"{m:<2} {METHOD_SETTINGS[m]['label']}", m) for m in FORM_METHODS]
+STRATEGIES = list(CONFIG_STRATEGIES)
 # what each method means for the form (the user can still change the fields afterwards)
 METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "A": {"strategy": "none", "continual": False},
-    "B1": {"strategy": "loss_topk", "continual": False},
-    "B2": {"strategy": "diversity", "continual": False},
-    "B3": {"strategy": "hybrid", "continual": False},
-    "C": {"strategy": "none", "continual": True},
-    "D": {"strategy": "hybrid", "continual": True},
+    m: {"strategy": METHOD_SETTINGS[m]["strategy"], "continual": METHOD_SETTINGS[m]["continual"]} for m in FORM_METHODS
 }
 
 # form field id -> (config section or None, key, type)
