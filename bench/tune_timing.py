@@ -6,7 +6,7 @@
         #   scaling -> hybrid band x LLM weight sweep; --write stores the model's entry in
         #   core/timing/calibration.json (keyed by model name + LoRA SHA-256)
 
-Selection rules (fixed before looking at any result):
+Selection rules (fixed before looking at any result; the grids and pick functions live in core/timing/fit.py):
 * rule: highest validation accuracy; ties -> the setting closest to the middle of its threshold plateau
   (the run of thresholds with the same best accuracy for that scale), then the default scale 8.
 * hybrid: highest validation accuracy of `(logit P_rule - logit threshold) + weight * logit P_llm >= 0`
@@ -16,15 +16,14 @@ Selection rules (fixed before looking at any result):
   margin has validation AUC < 0.6 is treated as uninformative: band 0, the hybrid never consults it
   (hybrid = rule), because an LLM at chance can only flip the rule's near-threshold decisions at random.
 MetaTool Task1 (`sage-tui data import metatool ...`): bench/timing_cv.py tunes on validation + MetaTool
-folds with these same selection rules (imported from here) and reports honest out-of-fold accuracy.
-Writes bench/results/timing-tuning-<timestamp>.json.
+folds with these same selection rules and reports honest out-of-fold accuracy.
+Writes results/bench/timing-tuning-<timestamp>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -33,58 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SCALES = [4.0, 6.0, 8.0, 12.0, 16.0]
-THRESHOLDS = [round(0.4 + 0.025 * i, 3) for i in range(15)]
-BANDS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0]
-MIN_AUC = 0.6  # below this validation AUC of the margin the LLM is treated as uninformative (band 0)
-WEIGHTS = [0.1, 0.25, 0.5, 1.0, 2.0, 4.0]
-
-
-def _sigmoid(z: float) -> float:
-    return 1 / (1 + math.exp(-max(min(z, 30), -30)))
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
-
-
-def rule_grid(tops: list[float], feats: list, golds: list[bool]) -> dict[str, float]:
-    """Accuracy of every `scale:threshold` of the rule, from each sample's selector top score and features
-    (`TimingFeatures` computed with tool_score 0; the score is squashed per scale here)."""
-    from dataclasses import replace
-
-    from core.timing.features import logit
-
-    grid: dict[str, float] = {}
-    n = max(len(golds), 1)
-    for scale in SCALES:
-        probs = [_sigmoid(logit(replace(f, tool_score=top / (top + scale) if top > 0 else 0.0)))
-                 for f, top in zip(feats, tops, strict=True)]
-        for t in THRESHOLDS:
-            grid[f"{scale}:{t}"] = sum((p >= t) == g for p, g in zip(probs, golds, strict=True)) / n
-    return grid
-
-
-def pick_rule(grid: dict[str, float]) -> tuple[str, list[str]]:
-    """Best `scale:threshold`: highest accuracy; ties -> closest to the middle of its threshold plateau (the
-    contiguous run of thresholds with the best accuracy for that scale), then the scale closest to 8."""
-    best_acc = max(grid.values())
-
-    def plateau_distance(key: str) -> tuple[float, float]:
-        scale, t = key.split(":")
-        row = [th for th in THRESHOLDS if abs(grid[f"{scale}:{th}"] - best_acc) < 1e-12]
-        i = THRESHOLDS.index(float(t))
-        lo = hi = i
-        while lo > 0 and THRESHOLDS[lo - 1] in row:
-            lo -= 1
-        while hi + 1 < len(THRESHOLDS) and THRESHOLDS[hi + 1] in row:
-            hi += 1
-        mid = (THRESHOLDS[lo] + THRESHOLDS[hi]) / 2
-        return abs(float(t) - mid), abs(float(scale) - 8.0)
-
-    ties = [k for k, v in grid.items() if abs(v - best_acc) < 1e-12]
-    return min(ties, key=plateau_distance), ties
+from core.timing.fit import MIN_AUC, hybrid_sweep, margin_auc, pick_hybrid, pick_rule, rule_grid  # noqa: E402
 
 
 def rule_sweep(catalog, samples) -> dict:
@@ -149,60 +97,6 @@ def _rule_side(catalog, ds, sample_id: str) -> dict:
 _RULE = None
 
 
-def hybrid_z(p_rule: float, margin: float, a: float, b: float, threshold: float, weight: float) -> float:
-    """The decider's `combine()` inside the band: rounded P_rule and calibrated P_llm, clipped to (0, 1)."""
-    eps = 1e-6
-    pr = min(max(p_rule, eps), 1 - eps)
-    pl = min(max(round(_sigmoid(a * margin + b), 4), eps), 1 - eps)
-    t = min(max(threshold, eps), 1 - eps)
-    return _logit(pr) - _logit(t) + weight * _logit(pl)
-
-
-def hybrid_sweep(rows: list[dict], a: float, b: float, threshold: float) -> dict:
-    """Accuracy, log-loss and LLM-consult rate of every `band:weight`; rows carry gold, p_rule (rounded as the
-    decider stores it), conf_rule, margin and optionally call_rule (the rule's own decision)."""
-    lt = _logit(threshold)
-    n = max(len(rows), 1)
-    out = {}
-    for band in BANDS:
-        for w in WEIGHTS:
-            ok, ll, used = 0, 0.0, 0
-            for r in rows:
-                if r["conf_rule"] < band:
-                    z = hybrid_z(r["p_rule"], r["margin"], a, b, threshold, w)
-                    call = z >= 0
-                    used += 1
-                else:
-                    z = _logit(r["p_rule"]) - lt
-                    call = r.get("call_rule", z >= 0)
-                ok += call == r["gold"]
-                p = _sigmoid(z)
-                ll -= math.log(max(p if r["gold"] else 1 - p, 1e-9))
-            out[f"{band}:{w}"] = {"acc": ok / n, "logloss": ll / n, "llm_rate": used / n}
-    return out
-
-
-def pick_hybrid(sweep: dict[str, dict], auc: float) -> tuple[float, float]:
-    """(band, weight): highest accuracy; ties -> the smallest band (fewest LLM calls), then the weight closest
-    to 1, then the smaller weight; an LLM with AUC < MIN_AUC on the tuning rows is never consulted (band 0)."""
-    if not auc >= MIN_AUC:
-        return 0.0, WEIGHTS[0]
-    best_acc = max(v["acc"] for v in sweep.values())
-    ties = [k for k, v in sweep.items() if v["acc"] >= best_acc - 1e-12]
-    best = min(ties, key=lambda k: (float(k.split(":")[0]), abs(math.log(float(k.split(":")[1]))),
-                                    float(k.split(":")[1])))
-    band, weight = (float(x) for x in best.split(":"))
-    return band, weight
-
-
-def _auc(scores: list[float], labels: list[bool]) -> float:
-    pos = [x for x, y in zip(scores, labels, strict=True) if y]
-    neg = [x for x, y in zip(scores, labels, strict=True) if not y]
-    if not pos or not neg:
-        return float("nan")
-    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", help="also calibrate this model's LLM vote (preset name or GGUF path)")
@@ -238,7 +132,7 @@ def main() -> None:
         cfg = TimingConfig()
         sweep = hybrid_sweep(rows, a, b, cfg.threshold)
         rule_acc = sum((x["p_rule"] >= cfg.threshold) == x["gold"] for x in rows) / len(rows)
-        auc = _auc(margins, labels)
+        auc = margin_auc(margins, labels)
         band, weight = pick_hybrid(sweep, auc)  # ties -> fewest LLM calls, then the weight closest to 1
         best = f"{band}:{weight}"
         if not auc >= MIN_AUC:  # no validated signal: never consult it (hybrid = rule)
@@ -259,7 +153,8 @@ def main() -> None:
                                     "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
             print(f"stored calibration for {key}")
     out["load_end"] = os.getloadavg()
-    p = ROOT / "bench" / "results" / f"timing-tuning-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    p = ROOT / "results" / "bench" / f"timing-tuning-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(out, indent=2))
     print(f"wrote {p}")
 

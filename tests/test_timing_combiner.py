@@ -1,15 +1,19 @@
-"""core/timing/combiner.py and the hybrid's stacked in-band combiner: fit, decider path, bench tuner, bad files."""
+"""core/timing/combiner.py and the hybrid's stacked in-band combiner: fit, decider path, tuner (core/timing/fit.py),
+bad files."""
 
 from __future__ import annotations
 
 import json
 import math
 import random
+from pathlib import Path
 
 import pytest
-from test_timing_cv import CAT, SEL, LogitBackend, cv, synth
+from test_timing_cv import CAT, SEL, LogitBackend, synth
 
 from core.errors import DataError, UsageError
+from core.timing import fit
+from core.timing import score_cache as sc
 from core.timing.combiner import Combiner, fit_combiner, fit_logistic, group_weights
 from core.timing.decider import TimingConfig, TimingDecider
 from core.timing.llm_vote import Calibration, load_calibrations, model_key, save_calibration
@@ -141,7 +145,7 @@ def test_stacked_without_a_fitted_combiner_is_a_usage_error(tmp_path, monkeypatc
         TimingDecider("hybrid", CAT, selector=SEL, backend=LogitBackend({}), config=TimingConfig(combine="max"))
 
 
-# ---- bench tuner -----------------------------------------------------------------------------------------------------
+# ---- the stacked tuner (core/timing/fit.py) ----------------------------------------------------------------------
 def _two_sets(noise_val=1.5, noise_mt=1.0):
     val = [{**r, "source": "validation"} for r in synth(120, "val", 21, noise=noise_val)]
     mt = [{**r, "source": "metatool"} for r in synth(300, "mt", 22, noise=noise_mt)]
@@ -150,19 +154,19 @@ def _two_sets(noise_val=1.5, noise_mt=1.0):
 
 def test_stacked_tuner_meets_its_objective_on_the_tuning_rows():
     val, mt = _two_sets()
-    st = cv.tune_stacked(val + mt, rule=(8.0, 0.6))
+    st = fit.tune_stacked(val + mt, rule=(8.0, 0.6))
     assert st.auc > 0.6 and st.combiner is not None and st.band > 0
     worst = []
     for g in (val, mt):
-        p = cv.predict(g, st)
+        p = fit.predict(g, st)
         acc = {s: sum(x[s] == x["gold"] for x in p) / len(p) for s in ("rule", "llm", "hybrid")}
         worst.append(acc["hybrid"] - max(acc["rule"], acc["llm"]))
     assert st.objective_margin == pytest.approx(min(worst), abs=1e-6)
     # band 0 (hybrid = rule) is a candidate, so the chosen band is never worse than it in the worst case
-    zero = cv.Setting(**{**st.to_dict(), "band": 0.0, "combiner": None})
+    zero = fit.Setting(**{**st.to_dict(), "band": 0.0, "combiner": None})
     worst0 = []
     for g in (val, mt):
-        p = cv.predict(g, zero)
+        p = fit.predict(g, zero)
         acc = {s: sum(x[s] == x["gold"] for x in p) / len(p) for s in ("rule", "llm")}
         worst0.append(acc["rule"] - max(acc["rule"], acc["llm"]))
     assert st.objective_margin >= min(worst0) - 1e-9
@@ -173,19 +177,19 @@ def test_stacked_tuner_never_consults_an_uninformative_llm():
     rng = random.Random(3)
     for r in val + mt:
         r["margin"] = rng.gauss(0, 1)
-    st = cv.tune_stacked(val + mt, rule=(8.0, 0.6))
+    st = fit.tune_stacked(val + mt, rule=(8.0, 0.6))
     assert st.auc < 0.6 and st.band == 0.0 and st.combiner is None
-    assert all(not p["used_llm"] for p in cv.predict(mt, st))
+    assert all(not p["used_llm"] for p in fit.predict(mt, st))
 
 
 def test_stacked_predict_matches_the_decider(tmp_path, monkeypatch):
     margins = {m: (i - 3.5) * 0.9 for i, m in enumerate(MSGS)}
     samples = [{"id": str(i), "message": m, "context": [], "gold": {"should_call_tool": i % 2 == 0}}
                for i, m in enumerate(MSGS)]
-    rows = [{**r, "margin": margins[m]} for r, m in zip(cv.rule_side(samples, SEL), MSGS, strict=True)]
+    rows = [{**r, "margin": margins[m]} for r, m in zip(sc.rule_side(samples, SEL), MSGS, strict=True)]
     comb = {"rule": 0.7, "margin": 1.3, "bias": 0.2}
-    st = cv.Setting(scale=8.0, threshold=0.6, a=1.0, b=0.0, auc=1.0, band=0.6, weight=1.0, combiner=comb)
-    preds = cv.predict(rows, st)
+    st = fit.Setting(scale=8.0, threshold=0.6, a=1.0, b=0.0, auc=1.0, band=0.6, weight=1.0, combiner=comb)
+    preds = fit.predict(rows, st)
     dec = _decider(tmp_path, monkeypatch, margins, comb, band=0.6)
     got = [dec.decide(m) for m in MSGS]
     assert [d.should_call_tool for d in got] == [p["hybrid"] for p in preds]
@@ -195,22 +199,24 @@ def test_stacked_predict_matches_the_decider(tmp_path, monkeypatch):
 
 def test_stacked_cv_keeps_held_out_rows_from_the_tuner():
     val, mt = _two_sets()
-    folds = cv.stratified_folds(mt, 5, seed=0)
+    folds = fit.stratified_folds(mt, 5, seed=0)
     seen = []
 
     def spy(rows, rule=None):
         seen.append({r["id"] for r in rows})
-        return cv.tune_stacked(rows, rule=rule)
+        return fit.tune_stacked(rows, rule=rule)
 
-    res = cv.cross_validate(val, mt, k=5, seed=0, tuner=spy)
+    res = fit.cross_validate(val, mt, k=5, seed=0, tuner=spy)
     for f, ids in enumerate(seen):
         assert not ids & {r["id"] for r in mt if folds[r["id"]] == f}
     assert len(res["preds"]) == len(mt)
     with pytest.raises(ValueError):
-        cv.tune(val + mt, objective="minimax")
+        fit.tune(val + mt, objective="minimax")
 
 
 # ---- the shipped fit on real scores ----------------------------------------------------------------------------------
+# real LLM margins of the timing test splits, copied from the score cache bench/timing_cv.py fills (user cache dir)
+SCORE_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "timing-cache"
 FITS = [  # (calibration key, score-cache model key, split, consults the LLM there)
     ("qwen2.5-coder-1.5b|lora:none|vote:tools0", "qwen2.5-coder-1.5b|lora:none", "test", True),
     ("qwen2.5-coder-1.5b|lora:none|vote:tools0", "qwen2.5-coder-1.5b|lora:none", "test_extended", True),
@@ -222,7 +228,7 @@ FITS = [  # (calibration key, score-cache model key, split, consults the LLM the
 @pytest.mark.parametrize(("key", "cache_key", "split", "consults"), FITS)
 def test_shipped_fits_consult_the_llm_and_meet_the_target_on_real_scores(key, cache_key, split, consults):
     """The Qwen and timing-adapter entries of core/timing/calibration.json, applied to the cached real LLM margins
-    of the timing test splits (bench/results/timing-cache, written by bench/timing_cv.py from llama.cpp) with the
+    of the timing test splits (tests/fixtures/timing-cache, written by bench/timing_cv.py from llama.cpp) with the
     rule recomputed by the current code: the hybrid consults the LLM on some inputs (never on all) and is >= rule
     and >= LLM."""
     from core.catalog import load_catalog
@@ -230,16 +236,17 @@ def test_shipped_fits_consult_the_llm_and_meet_the_target_on_real_scores(key, ca
     from core.planning.registry import make_selector
     from core.timing.decider import TimingConfig
 
-    entry = json.loads((cv.ROOT / "core" / "timing" / "calibration.json").read_text())[key]
+    entry = json.loads(Path(fit.__file__).with_name("calibration.json").read_text())[key]
     ds = load_dataset(default_dataset_path("timing_judgment", split), task="timing_judgment")
-    cache = cv.cache_path(split, ds.sha256, cache_key, 0, "keyword")
-    assert cache.is_file(), f"no cached margins for {split}: run bench/timing_cv.py for {cache_key}"
-    side = cv.rule_side(ds.samples, make_selector(load_catalog(), "keyword"))
-    rows = [r for r in cv.merge(side, cv.load_cache(cache), split) if r["margin"] is not None]
+    cache = sc.cache_path(split, ds.sha256, cache_key, 0, "keyword", SCORE_FIXTURES)
+    assert cache.is_file(), (f"no cached margins for {split}: run bench/timing_cv.py for {cache_key} and copy "
+                             f"{cache.name} from its cache dir to {SCORE_FIXTURES}")
+    side = sc.rule_side(ds.samples, make_selector(load_catalog(), "keyword"))
+    rows = [r for r in sc.merge(side, sc.load_cache(cache), split) if r["margin"] is not None]
     assert len(rows) == len(ds.samples)
     cfg = TimingConfig()
-    st = cv.Setting(cfg.score_scale, cfg.threshold, entry["a"], entry["b"], entry["llm_auc_val"], entry["band"],
+    st = fit.Setting(cfg.score_scale, cfg.threshold, entry["a"], entry["b"], entry["llm_auc_val"], entry["band"],
                     entry["llm_weight"], combiner=entry["combiner"])
-    s = cv.summarize(cv.predict(rows, st))
+    s = fit.summarize(fit.predict(rows, st))
     assert s["consult_rate"] < 1 and (s["consult_rate"] > 0) == consults
     assert s["hybrid_ge_both"], (s["rule"]["acc"], s["llm"]["acc"], s["hybrid"]["acc"])

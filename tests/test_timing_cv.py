@@ -1,20 +1,21 @@
-"""bench/timing_cv.py: score cache, stratified CV without leakage, pooled statistics, calibration write;
+"""core/timing/fit.py + score_cache.py (driven by bench/timing_cv.py): score cache, stratified CV without
+leakage, pooled statistics, calibration write;
 core/timing/vote_prompt.py: the cheaper vote prompt variants and their separate calibration keys."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import random
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from planning_support import OverlapSelector, ScriptedBackend, make_catalog
 
 from core.llm.prompts import timing_prompt
+from core.metrics.stats import mcnemar_p, wilson
+from core.timing import fit
+from core.timing import score_cache as sc
 from core.timing.decider import TimingConfig, TimingDecider
 from core.timing.llm_vote import (
     FALSE_TEXT,
@@ -27,21 +28,9 @@ from core.timing.llm_vote import (
 )
 from core.timing.vote_prompt import DEFAULT_VOTE_TOOLS, variant_tag, vote_prompt
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_cv():
-    spec = importlib.util.spec_from_file_location("timing_cv", ROOT / "bench" / "timing_cv.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["timing_cv"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-cv = _load_cv()
 CAT = make_catalog()
 SEL = OverlapSelector().fit(CAT)
-NO_FEATURES = dict.fromkeys(cv.FEATURE_NAMES, False)
+NO_FEATURES = dict.fromkeys(sc.FEATURE_NAMES, False)
 
 
 def synth(n: int, prefix: str, seed: int, *, pos_frac: float = 0.5, noise: float = 1.5) -> list[dict]:
@@ -75,28 +64,28 @@ class LogitBackend(ScriptedBackend):
 # ---- folds and leakage -------------------------------------------------------------------------------------------
 def test_stratified_folds_are_balanced_deterministic_and_cover_every_row():
     rows = synth(103, "mt", 1, pos_frac=0.3)
-    folds = cv.stratified_folds(rows, 5, seed=7)
+    folds = fit.stratified_folds(rows, 5, seed=7)
     assert set(folds) == {r["id"] for r in rows} and set(folds.values()) == set(range(5))
     sizes = [sum(1 for v in folds.values() if v == f) for f in range(5)]
     assert max(sizes) - min(sizes) <= 1
     for label in (True, False):
         per = [sum(1 for r in rows if r["gold"] == label and folds[r["id"]] == f) for f in range(5)]
         assert max(per) - min(per) <= 1
-    assert cv.stratified_folds(list(reversed(rows)), 5, seed=7) == folds  # input order does not matter
-    assert cv.stratified_folds(rows, 5, seed=8) != folds
+    assert fit.stratified_folds(list(reversed(rows)), 5, seed=7) == folds  # input order does not matter
+    assert fit.stratified_folds(rows, 5, seed=8) != folds
 
 
 def test_held_out_fold_and_test_rows_never_reach_the_tuner():
     val, mt = synth(40, "val", 2), synth(60, "mt", 3)
     test = synth(20, "test", 4)
-    folds = cv.stratified_folds(mt, 5, seed=0)
+    folds = fit.stratified_folds(mt, 5, seed=0)
     calls: list[tuple[set[str], object]] = []
 
     def spy(rows, rule=None):
         calls.append(({r["id"] for r in rows}, rule))
-        return cv.tune(rows, rule=rule)
+        return fit.tune(rows, rule=rule)
 
-    res = cv.cross_validate(val, mt, k=5, seed=0, tuner=spy)
+    res = fit.cross_validate(val, mt, k=5, seed=0, tuner=spy)
     assert len(calls) == 5
     for f, (ids, _) in enumerate(calls):
         held = {r["id"] for r in mt if folds[r["id"]] == f}
@@ -106,7 +95,7 @@ def test_held_out_fold_and_test_rows_never_reach_the_tuner():
     assert all(folds[p["id"]] == p["fold"] for p in res["preds"])
 
     calls.clear()
-    out = cv.analyze({"validation": val, "metatool": mt, "test": test, "test_extended": []}, k=5, seed=0,
+    out = fit.analyze({"validation": val, "metatool": mt, "test": test, "test_extended": []}, k=5, seed=0,
                      tuner=spy)
     test_ids = {r["id"] for r in test}
     assert len(calls) == 12  # 2 modes x 5 folds + 2 final fits
@@ -120,7 +109,7 @@ def test_rows_without_a_margin_are_left_out():
     val, mt = synth(20, "val", 5), synth(30, "mt", 6)
     for r in mt[:10]:
         r["margin"] = None
-    out = cv.analyze({"validation": val, "metatool": mt}, k=5, seed=0)
+    out = fit.analyze({"validation": val, "metatool": mt}, k=5, seed=0)
     assert out["scored"]["metatool"] == "20/30" and out["cv_tuned"]["summary"]["n"] == 20
 
 
@@ -129,7 +118,7 @@ def test_pooled_accuracy_paired_difference_and_mcnemar():
     gold = [True] * 6 + [False] * 4
     preds = [{"id": str(i), "gold": g, "rule": g if i < 5 else not g, "llm": not g if i < 3 else g,
               "hybrid": g if i != 9 else not g, "used_llm": i % 2 == 0} for i, g in enumerate(gold)]
-    s = cv.summarize(preds)
+    s = fit.summarize(preds)
     assert s["n"] == 10
     assert (s["rule"]["correct"], s["llm"]["correct"], s["hybrid"]["correct"]) == (5, 7, 9)
     assert s["hybrid"]["acc"] == pytest.approx(0.9) and s["consult_rate"] == pytest.approx(0.5)
@@ -139,16 +128,16 @@ def test_pooled_accuracy_paired_difference_and_mcnemar():
     assert d["diff"] == pytest.approx(0.4) and (d["x_only"], d["y_only"]) == (4, 0)
     assert d["p"] == pytest.approx(2 / 16) and d["ci"][0] < 0.4 < d["ci"][1]
     assert s["hybrid_ge_both"]
-    assert cv.mcnemar_p(0, 0) == 1.0 and cv.mcnemar_p(3, 3) == 1.0
-    assert cv.mcnemar_p(0, 5) == pytest.approx(2 / 32)
-    lo, hi = cv.wilson(50, 100)
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(3, 3) == 1.0
+    assert mcnemar_p(0, 5) == pytest.approx(2 / 32)
+    lo, hi = wilson(50, 100)
     assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
 
 
 def test_pooled_out_of_fold_accuracy_is_the_size_weighted_fold_mean():
     val, mt = synth(50, "val", 8), synth(97, "mt", 9)
-    res = cv.cross_validate(val, mt, k=5, seed=3)
-    s = cv.summarize(res["preds"])
+    res = fit.cross_validate(val, mt, k=5, seed=3)
+    s = fit.summarize(res["preds"])
     for strat in ("rule", "llm", "hybrid"):
         weighted = sum(f[f"{strat}_acc"] * f["n_held"] for f in res["folds"]) / len(mt)
         assert s[strat]["acc"] == pytest.approx(weighted)
@@ -157,31 +146,31 @@ def test_pooled_out_of_fold_accuracy_is_the_size_weighted_fold_mean():
 
 def test_tuning_finds_an_informative_llm_and_an_uninformative_one():
     rows = synth(300, "t", 10, noise=0.7)
-    st = cv.tune(rows)
+    st = fit.tune(rows)
     assert st.auc > 0.8 and st.a > 0 and st.band > 0
     assert st.tuned_hybrid_acc >= st.tuned_rule_acc
     rng = random.Random(0)
     for r in rows:
         r["margin"] = rng.gauss(0, 1)  # no signal: never consulted
-    st0 = cv.tune(rows)
+    st0 = fit.tune(rows)
     assert st0.auc < 0.6 and st0.band == 0.0
-    assert all(not p["used_llm"] and p["hybrid"] == p["rule"] for p in cv.predict(rows, st0))
-    fixed = cv.tune(rows, rule=(12.0, 0.5))
+    assert all(not p["used_llm"] and p["hybrid"] == p["rule"] for p in fit.predict(rows, st0))
+    fixed = fit.tune(rows, rule=(12.0, 0.5))
     assert (fixed.scale, fixed.threshold) == (12.0, 0.5)
 
 
 def test_balanced_objective_weighs_each_data_set_equally():
     small, big = synth(40, "val", 11), synth(200, "mt", 12, noise=3.0)
     rows = [{**r, "source": "validation"} for r in small] + [{**r, "source": "metatool"} for r in big]
-    pooled, balanced = cv.tune(rows), cv.tune(rows, objective="balanced")
-    per = [sum(p["rule"] == p["gold"] for p in cv.predict(g, balanced)) / len(g) for g in (small, big)]
+    pooled, balanced = fit.tune(rows), fit.tune(rows, objective="balanced")
+    per = [sum(p["rule"] == p["gold"] for p in fit.predict(g, balanced)) / len(g) for g in (small, big)]
     assert balanced.tuned_rule_acc == pytest.approx(sum(per) / 2)
-    pooled_acc = sum(p["rule"] == p["gold"] for p in cv.predict(rows, pooled)) / len(rows)
+    pooled_acc = sum(p["rule"] == p["gold"] for p in fit.predict(rows, pooled)) / len(rows)
     assert pooled.tuned_rule_acc == pytest.approx(pooled_acc)
     one = [{**r, "source": "x"} for r in big]  # one data set: both objectives agree
-    assert cv.tune(one, objective="balanced") == cv.tune(one)
+    assert fit.tune(one, objective="balanced") == fit.tune(one)
     with pytest.raises(ValueError):
-        cv.tune(rows, objective="nope")
+        fit.tune(rows, objective="nope")
 
 
 def test_predict_matches_the_decider():
@@ -191,9 +180,9 @@ def test_predict_matches_the_decider():
     margins = {m: (i - 4.5) * 1.3 for i, m in enumerate(msgs)}
     samples = [{"id": str(i), "message": m, "context": [], "gold": {"should_call_tool": i % 2 == 0}}
                for i, m in enumerate(msgs)]
-    rows = [{**r, "margin": margins[m]} for r, m in zip(cv.rule_side(samples, SEL), msgs, strict=True)]
-    st = cv.Setting(scale=2.0, threshold=0.55, a=0.8, b=-0.2, auc=1.0, band=0.6, weight=1.5)
-    preds = cv.predict(rows, st)
+    rows = [{**r, "margin": margins[m]} for r, m in zip(sc.rule_side(samples, SEL), msgs, strict=True)]
+    st = fit.Setting(scale=2.0, threshold=0.55, a=0.8, b=-0.2, auc=1.0, band=0.6, weight=1.5)
+    preds = fit.predict(rows, st)
     config = TimingConfig(threshold=st.threshold, score_scale=st.scale, band=st.band, llm_weight=st.weight,
                           vote_tools=5)
     for strat in ("rule", "llm", "hybrid"):
@@ -210,7 +199,7 @@ def test_predict_matches_the_decider():
 def test_cache_resumes_and_skips_torn_lines(tmp_path):
     samples = [{"id": f"s{i}", "message": f"book flight {i}", "context": [], "gold": {"should_call_tool": i % 2 == 0}}
                for i in range(12)]
-    side = cv.rule_side(samples, SEL)
+    side = sc.rule_side(samples, SEL)
     path = tmp_path / "c.jsonl"
     seen: list[str] = []
 
@@ -218,25 +207,25 @@ def test_cache_resumes_and_skips_torn_lines(tmp_path):
         seen.append(sample["id"])
         return float(len(seen)), 42
 
-    assert cv.fill_cache("x", samples, side, path, margin_fn=fn, limit=5) == 5
-    assert seen == cv.score_order([s["id"] for s in samples], 0)[:5]
+    assert sc.fill_cache("x", samples, side, path, margin_fn=fn, limit=5) == 5
+    assert seen == sc.score_order([s["id"] for s in samples], 0)[:5]
     with path.open("a") as fh:
         fh.write('{"id": "torn", "marg')
-    assert set(cv.load_cache(path)) == set(seen)
-    assert cv.fill_cache("x", samples, side, path, margin_fn=fn) == 7
-    assert cv.fill_cache("x", samples, side, path, margin_fn=fn) == 0 and len(seen) == 12
-    cache = cv.load_cache(path)
+    assert set(sc.load_cache(path)) == set(seen)
+    assert sc.fill_cache("x", samples, side, path, margin_fn=fn) == 7
+    assert sc.fill_cache("x", samples, side, path, margin_fn=fn) == 0 and len(seen) == 12
+    cache = sc.load_cache(path)
     assert len(cache) == 12 and cache["s0"]["tokens"] == 42 and cache["s0"]["gold"] is True
-    assert cv.fill_cache("y", samples, side, tmp_path / "d.jsonl", margin_fn=fn, deadline=0.0) == 0
-    rows = cv.merge(side, cache, "x")
+    assert sc.fill_cache("y", samples, side, tmp_path / "d.jsonl", margin_fn=fn, deadline=0.0) == 0
+    rows = sc.merge(side, cache, "x")
     assert all(r["margin"] is not None for r in rows)
 
 
 def test_cache_files_are_keyed_by_dataset_model_and_variant():
-    a = cv.cache_path("metatool", "a" * 64, "qwen|lora:none", 0, "keyword")
-    assert a != cv.cache_path("metatool", "b" * 64, "qwen|lora:none", 0, "keyword")
-    assert a != cv.cache_path("metatool", "a" * 64, "qwen|lora:none", 5, "keyword")
-    assert a != cv.cache_path("metatool", "a" * 64, "sage|lora:123", 0, "keyword")
+    a = sc.cache_path("metatool", "a" * 64, "qwen|lora:none", 0, "keyword")
+    assert a != sc.cache_path("metatool", "b" * 64, "qwen|lora:none", 0, "keyword")
+    assert a != sc.cache_path("metatool", "a" * 64, "qwen|lora:none", 5, "keyword")
+    assert a != sc.cache_path("metatool", "a" * 64, "sage|lora:123", 0, "keyword")
 
 
 def test_write_round_trips_into_the_variant_key(tmp_path):
@@ -244,8 +233,8 @@ def test_write_round_trips_into_the_variant_key(tmp_path):
     path.write_text(json.dumps({"other|lora:none": {"a": 2.0, "b": 0.0, "key": "other|lora:none"}}))
     be = SimpleNamespace(model=SimpleNamespace(name="qwen2.5-coder-1.5b", lora=None))
     key = model_key(be) + variant_tag(0)
-    st = cv.Setting(scale=8.0, threshold=0.6, a=0.9, b=-0.1, auc=0.9, band=0.3, weight=2.0, n=1240)
-    cv.write_calibration(key, st, fitted_on="validation + MetaTool", extra={"vote_tools": 0}, path=path)
+    st = fit.Setting(scale=8.0, threshold=0.6, a=0.9, b=-0.1, auc=0.9, band=0.3, weight=2.0, n=1240)
+    fit.write_calibration(key, st, fitted_on="validation + MetaTool", extra={"vote_tools": 0}, path=path)
     raw = json.loads(path.read_text())
     assert set(raw) == {"other|lora:none", key} and raw[key]["vote_tools"] == 0 and "fitted_at" in raw[key]
     cal = calibration_for(be, path, vote_tools=0)
