@@ -5,7 +5,7 @@
 Times separately: MiniLM model load, embedding, and `training.coreset.k_center_greedy` (incremental
 min-distance vector, O(n*k)). Baseline measured in the same run: a naive farthest-point loop that
 recomputes every candidate's distance to all chosen centers at each pick (O(n*k^2)), on a smaller
-n (same k/n ratio) where it finishes; both must pick the same indices. Writes bench/results/coreset-*.json.
+n (same k/n ratio) where it finishes; both must pick the same indices. Writes results/bench/coreset-*.json.
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def main() -> None:
     }
     if args.loss_n:
         res["loss_scoring"] = loss_scoring(args.loss_n)
-    out = Path(__file__).resolve().parent / "results" / f"coreset-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = Path(__file__).resolve().parent.parent / "results" / "bench" / f"coreset-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     print(json.dumps(res, indent=1))

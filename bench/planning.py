@@ -12,7 +12,7 @@ its own backend, since arms sharing one reuse each other's cached prompts). `--b
 arm's p50/p95 as a ratio of that arm's, measured in the same run.
 
 Raw llama.cpp numbers come from `llama-bench` built from the source the binding vendors
-(bench/build_llama_bench.sh). Results go to bench/results/planning-<timestamp>.json.
+(bench/build_llama_bench.sh). Results go to results/bench/planning-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -348,7 +348,7 @@ def main() -> None:
         for s, v in result["timing"].items():
             print(f"timing throughput {s}/rule = {v['decisions_per_s'] / base:.3f}")
     result["loadavg_end"] = os.getloadavg()
-    out = ROOT / "bench" / "results" / f"planning-{time.strftime('%Y%m%d-%H%M%S')}{args.tag}.json"
+    out = ROOT / "results" / "bench" / f"planning-{time.strftime('%Y%m%d-%H%M%S')}{args.tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")

@@ -5,9 +5,9 @@ Measured in one run on one machine:
   (b) imported Seal-Tools / MetaTool (`sage-tui data import ... --out DIR`) when their folders are given;
 index build time (cold: embed every tool; warm: a fresh process that loads the cached embeddings),
 BM25 backend speed (rank-bm25 loop vs our inverted index over the same statistics), and ratios of
-two-stage vs each single stage. Writes a JSON result.
+two-stage vs each single stage. Writes a JSON result (default results/bench/selection-<timestamp>.json).
 
-    .venv/bin/python bench/selection.py --seal /tmp/imp/seal-tools --metatool /tmp/imp/metatool --out bench_selection.json
+    .venv/bin/python bench/selection.py --seal /tmp/imp/seal-tools --metatool /tmp/imp/metatool [--out FILE]
     .venv/bin/python bench/selection.py --tune ...   # grid over two-stage options on dev/validation splits only
 """
 
@@ -195,7 +195,7 @@ def main() -> None:
     ap.add_argument("--skip-ours", action="store_true", help="only the external sets (e.g. to run them in parallel processes)")
     ap.add_argument("--only-ours", action="store_true", help="only our extended retrieval test")
     ap.add_argument("--tune", action="store_true", help="grid-search two-stage options on dev/validation splits (never test)")
-    ap.add_argument("--out", type=Path, default=Path("bench_selection.json"))
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / f"selection-{time.strftime('%Y%m%d-%H%M%S')}.json")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     result: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
@@ -215,6 +215,7 @@ def main() -> None:
             sets.append(("seal-tools-test", args.seal / "catalog.jsonl", args.seal / "tool_retrieval_test.jsonl"))
         if args.metatool and not args.only_ours:
             sets.append(("metatool", args.metatool / "catalog.jsonl", args.metatool / "tool_retrieval.jsonl"))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="sage-bench-cache-") as tmp:
             for label, c, d in sets:
                 if not (c.exists() and d.exists()):
@@ -223,6 +224,7 @@ def main() -> None:
                 result["sets"][label] = bench_set(label, c, d, args.limit, Path(tmp) / label)
                 args.out.write_text(json.dumps(result, indent=2, default=str))  # partial result after each set
     result["machine"]["loadavg_end"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out}", file=sys.stderr)
 

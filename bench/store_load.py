@@ -6,7 +6,7 @@ Each writer is a separate process doing what an eval or training job does: creat
 metric rows one transaction at a time (like per-step training metrics), add per-sample results
 in one batch, log an event, finish the run. Throughput is printed as a ratio against the
 single-writer baseline measured in the same invocation; every configuration checks that every
-row arrived and that `PRAGMA integrity_check` is ok. Results go to bench/results/store_load-<time>.json.
+row arrived and that `PRAGMA integrity_check` is ok. Results go to results/bench/store_load-<time>.json.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> int:
         r["throughput_vs_1_writer"] = round(r["tx_per_s"] / base, 2)
     result = {"bench": "store_load", "time": datetime.now(UTC).isoformat(timespec="seconds"),
               "params": {"runs": args.runs, "metrics": args.metrics, "samples": args.samples}, "results": rows}
-    out_dir = ROOT / "bench" / "results"
+    out_dir = ROOT / "results" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"store_load-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(result, indent=2) + "\n")
     if args.json:
