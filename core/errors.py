@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     STORE = 6  # run store unusable (newer schema, locked, corrupt)
     PLAN = 7  # plan rejected (invalid and not repairable, constraints violated)
     TRAINING = 8  # training job failed or was stopped
+    ENGINE = 9  # the local inference engine process died (a native crash such as SIGSEGV); sage-tui doctor
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -76,6 +77,21 @@ class ConfigError(DataError):
 
 class ModelError(SageError):
     exit_code = ExitCode.MODEL
+
+
+class EngineCrashed(ModelError):
+    """The inference engine's child process died (a signal or an exit) while serving a request. The next
+    request starts a fresh child."""
+
+    exit_code = ExitCode.ENGINE
+
+    def __init__(self, message: str, *, signal_name: str | None = None, returncode: int | None = None,
+                 model: str | None = None, log_tail: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.signal_name = signal_name
+        self.returncode = returncode
+        self.model = model
+        self.log_tail = log_tail
 
 
 class StoreError(SageError):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from core import __version__
+from sage_tui.commands import data, data_import, decide, doctor, plan, report, runs, select, train
+from sage_tui.commands import eval as eval_cmd
 
 app = typer.Typer(
     name="sage-tui",
@@ -18,8 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each module exposes `register(app)`. Keep this list in sync with sage_tui/commands/.
-COMMAND_MODULES = ["data", "data_import", "runs", "eval", "report", "plan", "decide", "train", "select"]
+# Each command module exposes `register(app)`; plain imports keep every edge visible to import-linter.
+COMMAND_MODULES = (data, data_import, runs, eval_cmd, report, plan, decide, train, select, doctor)
 
 
 def _version(value: bool) -> None:
@@ -46,8 +47,8 @@ def root(
         run_app(db=db)
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"sage_tui.commands.{_name}").register(app)
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main() -> None:

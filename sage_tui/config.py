@@ -8,6 +8,10 @@ selector = "two_stage"
 planner = "hierarchical"
 timing = "hybrid"
 
+[engine]                  # local llama.cpp inference (core/llm/cpu.py, core/llm/factory.py)
+extra_bufts = "auto"      # weight repack buffers: auto (off on AMX CPUs) | on | off; $SAGE_TUI_EXTRA_BUFTS wins
+isolation = "child"       # child: llama.cpp in its own process (a crash never takes the app down) | inprocess
+
 [keymap]                  # binding id -> key(s); see docs/TUI.md
 "app.help" = "f1"
 "dashboard.compare" = "ctrl+o"
@@ -32,6 +36,8 @@ from core.errors import ConfigError
 from core.paths import config_path
 
 GENERAL_KEYS = {"db": str, "default_model": str, "selector": str, "planner": str, "timing": str}
+# [engine] is read by core (core/llm/cpu.py, core/llm/factory.py); validated here so the app names a bad value
+ENGINE_KEYS = {"extra_bufts": ("auto", "on", "off"), "isolation": ("child", "inprocess")}
 ENDPOINT_KEYS = {"name": str, "base_url": str, "model": str, "api_key_env": str, "chat_format": str,
                  "schema_style": str, "timeout_s": (int, float)}
 
@@ -76,8 +82,9 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
     where = str(path) if path else None
     cfg = UIConfig(source=path)
     for section in data:
-        if section not in ("general", "keymap", "endpoints"):
-            raise ConfigError("unknown section (expected [general], [keymap] or [[endpoints]])", path=where, field=section)
+        if section not in ("general", "keymap", "endpoints", "engine"):
+            raise ConfigError("unknown section (expected [general], [keymap], [engine] or [[endpoints]])", path=where,
+                              field=section)
     general = data.get("general", {})
     if not isinstance(general, dict):
         raise ConfigError("must be a table", path=where, field="general")
@@ -99,6 +106,14 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
             raise ConfigError("key must be a non-empty string such as 'ctrl+o' or 'f2,ctrl+2'", path=where, field=f"keymap.{bid}")
     cfg.keymap = dict(keymap)
     cfg.endpoints = parse_endpoints(data.get("endpoints", []), where)
+    engine = data.get("engine", {})
+    if not isinstance(engine, dict):
+        raise ConfigError("must be a table", path=where, field="engine")
+    for key, value in engine.items():
+        if key not in ENGINE_KEYS:
+            raise ConfigError(f"unknown key (expected one of {sorted(ENGINE_KEYS)})", path=where, field=f"engine.{key}")
+        if value not in ENGINE_KEYS[key]:
+            raise ConfigError(f"expected one of {list(ENGINE_KEYS[key])}", path=where, field=f"engine.{key}")
     return cfg
 
 

@@ -71,6 +71,9 @@ class PlanDone(Message):
 @dataclass
 class PlanFailed(Message):
     error: str
+    signal: str | None = None  # the engine child's signal when it crashed (SIGSEGV, SIGKILL, ...)
+    model: str | None = None
+    log_tail: str = ""
 
 
 # ---- training -------------------------------------------------------------------------------

@@ -132,18 +132,6 @@ def test_planner_picker_matches_core_registry() -> None:
     assert set(UI) == set(CORE), "update sage_tui/screens/plan.py PLANNERS"
 
 
-def test_progress_hook_detection_keeps_the_backend_fallback() -> None:
-    from sage_tui.screens.plan_worker import accepts_on_progress
-
-    class Old:
-        def plan(self, goal: str, *, constraints: Any = None) -> None: ...
-
-    class New:
-        def plan(self, goal: str, *, constraints: Any = None, on_progress: Any = None) -> None: ...
-
-    assert not accepts_on_progress(Old()) and accepts_on_progress(New())
-
-
 def test_layout_levels_and_cycles() -> None:
     from core.planning.types import PlanStep
 

@@ -45,17 +45,15 @@ class PlanningEvaluator:
 
 def build_evaluators(catalog: Catalog, options: dict[str, Any]) -> list[PlanningEvaluator]:
     """Options: planners (list|None), model, lora, seed, selectors (first one is used), top_k."""
-    from core.llm.models import resolve_model
-
     names = options.get("planners") or DEFAULT_PLANNERS
     sel_names = options.get("selectors") or [None]
     selector = make_selector(catalog, sel_names[0])
     cfg = PlannerConfig(seed=int(options.get("seed") or 0))
     backend, model_name = None, None
     if any(n != "greedy" for n in names):
-        from core.llm.llamacpp import LlamaCppBackend
+        from core.llm.factory import make_backend
 
-        resolved = resolve_model(options.get("model"), options.get("lora"))
-        backend, model_name = LlamaCppBackend(resolved), resolved.name + ("+lora" if options.get("lora") else "")
+        backend = make_backend(options.get("model"), options.get("lora"), purpose="plan")
+        model_name = backend.model.name + ("+lora" if options.get("lora") else "")
     return [PlanningEvaluator(make_planner(n, catalog, selector=selector, backend=backend, config=cfg), catalog,
                               model_name) for n in names]

@@ -40,18 +40,14 @@ class TimingEvaluator:
 
 def build_evaluators(catalog: Catalog, options: dict[str, Any]) -> list[TimingEvaluator]:
     """Options: timing (strategies|None -> rule, llm, hybrid), model, lora, selectors (first used)."""
-    from core.llm.models import resolve_model
-
     strategies = options.get("timing") or list(STRATEGIES)
     sel_names = options.get("selectors") or [None]
     selector = make_selector(catalog, sel_names[0])
     backend, model_name = None, None
     if any(s != "rule" for s in strategies):
-        from core.llm.llamacpp import LlamaCppBackend
-        from core.llm.models import default_timing_lora
+        from core.llm.factory import make_backend
 
-        lora = default_timing_lora(options.get("model"), options.get("lora"))
-        resolved = resolve_model(options.get("model"), lora)
-        backend, model_name = LlamaCppBackend(resolved), resolved.name + ("+lora" if lora else "")
+        backend = make_backend(options.get("model"), options.get("lora"), purpose="timing")
+        model_name = backend.model.name + ("+lora" if backend.model.lora else "")
     return [TimingEvaluator(TimingDecider(s, catalog, selector=selector, backend=backend, config=TimingConfig()),
                             model_name) for s in strategies]

@@ -6,7 +6,8 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from core.errors import ModelError
@@ -55,15 +56,21 @@ def default_threads() -> int:
 
 
 def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: int = 0, slot: int = 0, *,
-               n_threads_batch: int | None = None, flash_attn: bool = False, tag: str = "") -> Any:
+               n_threads_batch: int | None = None, flash_attn: bool = False, tag: str = "",
+               extra_bufts: bool | None = None) -> Any:
     """Return the process-wide `llama_cpp.Llama` for this (model, LoRA, n_ctx, threads, context slot).
 
     Slots are separate contexts on the same mmap-ed weights (the file's pages are shared). `n_threads_batch`
     (default `n_threads`) runs multi-token batches (prompt, forced text, drafts); `tag` keeps separate
-    contexts for otherwise identical settings (benchmark arms must not share KV caches).
+    contexts for otherwise identical settings (benchmark arms must not share KV caches). `extra_bufts`
+    (default: `core.llm.cpu.choose_buffers()`, off on AMX CPUs) reaches `llama_model_params.use_extra_bufts`.
     """
     n_threads_batch = n_threads_batch or n_threads
-    key = (path, lora, n_ctx, n_threads, slot, n_threads_batch, flash_attn, tag)
+    if extra_bufts is None:
+        from core.llm.cpu import choose_buffers
+
+        extra_bufts = choose_buffers().use_extra_bufts
+    key = (path, lora, n_ctx, n_threads, slot, n_threads_batch, flash_attn, tag, extra_bufts)
     with _LOAD_LOCK:
         if key in _MODELS:
             return _MODELS[key]
@@ -78,12 +85,35 @@ def load_llama(path: str, lora: str | None, n_ctx: int, n_threads: int, seed: in
         if not os.environ.get("SAGE_TUI_LLAMA_LOG"):
             logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
         try:
-            llm = Llama(model_path=path, lora_path=lora, n_ctx=n_ctx, n_threads=n_threads,
-                        n_threads_batch=n_threads_batch, flash_attn=flash_attn, seed=seed, verbose=False)
+            with model_params_patch(use_extra_bufts=extra_bufts):
+                llm = Llama(model_path=path, lora_path=lora, n_ctx=n_ctx, n_threads=n_threads,
+                            n_threads_batch=n_threads_batch, flash_attn=flash_attn, seed=seed, verbose=False)
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"cannot load {path}" + (f" with LoRA {lora}" if lora else "") + f": {exc}") from None
         _MODELS[key] = llm
         return llm
+
+
+@contextmanager
+def model_params_patch(**fields: Any) -> Iterator[None]:
+    """Set `llama_model_params` fields that `llama_cpp.Llama` does not expose (e.g. `use_extra_bufts`) on the
+    params of every model loaded inside this block. Call under `_LOAD_LOCK` (it swaps a module attribute)."""
+    import llama_cpp._internals as internals
+
+    real = internals.LlamaModel
+
+    class _Patched(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *, path_model: str, params: Any, verbose: bool = True) -> None:
+            for name, value in fields.items():
+                if hasattr(params, name):
+                    setattr(params, name, value)
+            super().__init__(path_model=path_model, params=params, verbose=verbose)
+
+    internals.LlamaModel = _Patched
+    try:
+        yield
+    finally:
+        internals.LlamaModel = real
 
 
 def relax_prefix_items(node: Any) -> Any:

@@ -44,7 +44,7 @@ def make_planner(name: str, catalog: Catalog, *, selector: Any = None, backend: 
         raise UsageError(f"unknown planner {name!r}; expected one of {sorted(PLANNERS)}")
     cls = PLANNERS[name]
     if cls.uses_llm and backend is None:
-        from core.llm.llamacpp import LlamaCppBackend
+        from core.llm.factory import make_backend
 
-        backend = LlamaCppBackend()
+        backend = make_backend(purpose="plan")
     return cls(catalog, selector or make_selector(catalog), backend, config)

@@ -105,10 +105,9 @@ class TimingDecider:
         self._calibration: Calibration | None = None
         self._vote_tools: int | None = None
         if strategy != "rule" and backend is None:
-            from core.llm.llamacpp import LlamaCppBackend
-            from core.llm.models import default_timing_lora
+            from core.llm.factory import make_backend
 
-            self.backend = LlamaCppBackend(lora=default_timing_lora(None, None))  # the bundled timing adapter
+            self.backend = make_backend(purpose="timing")  # the bundled timing adapter
 
     def describe(self) -> dict[str, Any]:
         d = {"strategy": self.strategy, **self.config.to_dict()}

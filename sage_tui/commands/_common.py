@@ -29,6 +29,16 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 CatalogOption = Annotated[
     Path | None, typer.Option("--catalog", help="Tool catalog JSONL (default: the bundled catalog).", show_default=False)
 ]
+ModelOption = Annotated[
+    str | None, typer.Option(help="GGUF path or preset (sage-gemma3-270m, gemma3-270m, qwen2.5-coder-1.5b).")
+]
+LoraOption = Annotated[
+    str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under assets/adapters/ "
+                                  "or a training run id).")
+]
+ServerOption = Annotated[
+    str | None, typer.Option(help="OpenAI-compatible server URL instead of the local llama.cpp engine.")
+]
 
 
 def print_json(obj: Any) -> None:

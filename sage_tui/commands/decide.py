@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from sage_tui.commands._common import CatalogOption, JsonOption, err, handle_errors, out, print_json
+from sage_tui.commands._common import (
+    CatalogOption,
+    JsonOption,
+    ModelOption,
+    err,
+    handle_errors,
+    out,
+    print_json,
+)
 
 
 def _load_context(path: Path | None) -> list[dict]:
@@ -33,12 +41,12 @@ def decide_cmd(
     message: Annotated[str, typer.Argument(help="The user's message.")],
     context: Annotated[Path | None, typer.Option(help="JSON file: a list of chat messages (or {\"messages\": [...]}).")] = None,
     strategy: Annotated[str, typer.Option(help="rule | llm | hybrid")] = "hybrid",
-    model: Annotated[str | None, typer.Option(help="GGUF path or preset name.")] = None,
+    model: ModelOption = None,
     lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
                                                   "assets/adapters/ or a training run id). Default with the default "
                                                   "model: gemma3-270m-sage-timing.")] = None,
-    server: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL instead of in-process llama.cpp "
-                                                    "(the vote is then parsed from a generated answer).")] = None,
+    server: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL instead of the local llama.cpp "
+                                                    "engine (the vote is then parsed from a generated answer).")] = None,
     catalog: CatalogOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -54,16 +62,10 @@ def decide_cmd(
     ctx = _load_context(context)
     cat = load_catalog(catalog)
     backend = None
-    if strategy != "rule" and server:
-        from core.llm.openai_compat import OpenAICompatibleBackend
+    if strategy != "rule":  # the bundled timing adapter unless a model or adapter is named
+        from core.llm.factory import make_backend
 
-        backend = OpenAICompatibleBackend(server, model=model or "default")
-    elif strategy != "rule":
-        from core.llm.llamacpp import LlamaCppBackend
-        from core.llm.models import default_timing_lora, resolve_adapter, resolve_model
-
-        lora = default_timing_lora(model, lora)  # the bundled timing adapter unless a model or adapter is named
-        backend = LlamaCppBackend(resolve_model(model, resolve_adapter(lora) if lora else None))
+        backend = make_backend(model, lora, server, "timing")
     from core.timing.decider import MAX_MESSAGE_CHARS
 
     decider = TimingDecider(strategy, cat, selector=make_selector(cat), backend=backend)

@@ -1,8 +1,9 @@
-"""`sage-tui plan "goal"`: hierarchical / flat / greedy plan as a dependency DAG; stores a run (kind "plan")."""
+"""`sage-tui plan "goal"`: a thin adapter over the plan session (core/planning/session.py): prints the
+streamed tokens and the final plan as a tree; the session stores the run."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -10,6 +11,9 @@ from sage_tui.commands._common import (
     CatalogOption,
     DbOption,
     JsonOption,
+    LoraOption,
+    ModelOption,
+    ServerOption,
     err,
     handle_errors,
     open_store_opt,
@@ -24,11 +28,12 @@ def plan_cmd(
     constraints: Annotated[str | None, typer.Option(help="JSON object or .json/.toml file: max_steps, must_use, "
                                                          "must_not_use, sequential_only, max_parallel.")] = None,
     planner: Annotated[str, typer.Option(help="hierarchical | flat | greedy")] = "hierarchical",
-    model: Annotated[str | None, typer.Option(help="GGUF path or preset (sage-gemma3-270m, gemma3-270m, qwen2.5-coder-1.5b).")] = None,
-    lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
-                                                  "assets/adapters/ or a training run id).")] = None,
-    server: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL instead of in-process llama.cpp.")] = None,
+    model: ModelOption = None,
+    lora: LoraOption = None,
+    server: ServerOption = None,
     selector: Annotated[str | None, typer.Option(help="Selector for candidate tools (default keyword).")] = None,
+    timing: Annotated[str, typer.Option(help="Timing decisions for the goal and each step: none | rule | llm | "
+                                             "hybrid.")] = "hybrid",
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,
     max_steps: Annotated[int, typer.Option(help="Upper bound on plan steps.")] = 8,
     seed: Annotated[int, typer.Option(help="Decoding seed.")] = 0,
@@ -40,68 +45,36 @@ def plan_cmd(
     from core.catalog import load_catalog
     from core.planning.base import PlannerConfig
     from core.planning.constraints import parse_constraints
-    from core.planning.registry import PLANNERS, make_planner, make_selector
+    from core.planning.events import StageEvent, TokenEvent
+    from core.planning.session import PlanRequest, plan_goal
 
-    if planner not in PLANNERS:
-        from core.errors import UsageError
+    request = PlanRequest(goal=goal, planner=planner, selector=selector, model=model, lora=lora, endpoint=server,
+                          constraints=parse_constraints(constraints), timing=timing, tags=["cli"],
+                          config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed))
+    live = err if not json_out and err.is_terminal else None
 
-        raise UsageError(f"unknown planner {planner!r}; expected one of {sorted(PLANNERS)}")
-    cons = parse_constraints(constraints)
-    cat = load_catalog(catalog)
-    cons.check_tools(cat)
-    backend = None
-    if PLANNERS[planner].uses_llm:
-        if server:
-            from core.llm.openai_compat import OpenAICompatibleBackend
+    def on_event(ev: Any) -> None:
+        if live is None:
+            return
+        if isinstance(ev, TokenEvent):
+            live.print(ev.text, end="", highlight=False)
+        elif isinstance(ev, StageEvent) and ev.detail.startswith("model: merging"):
+            live.print(f"[dim]first use: {ev.detail}[/]")
 
-            backend = OpenAICompatibleBackend(server, model=model or "default")
-        else:
-            from core.llm.llamacpp import LlamaCppBackend
-            from core.llm.models import resolve_adapter, resolve_model
-
-            backend = LlamaCppBackend(resolve_model(model, resolve_adapter(lora) if lora else None))
-            if backend.merge_pending:
-                with err.status("first use: merging the LoRA adapter into the base model (~20 s, cached)"):
-                    backend.prepare()
-    p = make_planner(planner, cat, selector=make_selector(cat, selector), backend=backend,
-                     config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed))
-    store = open_store_opt(db)
-    cfg = {**p.describe(), "goal": goal, "constraints": cons.to_dict()}
-    run_id = store.create_run("plan", cfg, task="task_planning", method=planner, name=goal[:60],
-                              catalog_hash=cat.hash)
-    try:
-        live = err if not json_out and err.is_terminal else None
-        result = p.plan(goal, constraints=cons, on_token=(lambda t: live.print(t, end="", highlight=False)) if live else None)
-        if live:
-            live.print()
-    except BaseException as exc:
-        store.finish_run(run_id, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
-                         error=f"{type(exc).__name__}: {exc}")
-        raise
-    data = result.to_dict()
-    store.log_event(run_id, "plan", payload=data)
-    store.log_event(run_id, "validation", payload={"validation": result.meta.get("validation"),
-                                                   "repairs": [r.__dict__ for r in result.repairs],
-                                                   "violations": result.meta.get("constraint_violations")})
-    store.log_metrics(run_id, {k: float(v) for k, v in result.meta.items() if isinstance(v, int | float)})
-    violations = result.meta.get("constraint_violations") or []
-    if violations:  # the plan is still printed and stored, but the command fails (exit 7, PLAN)
-        store.finish_run(run_id, "failed", error="plan violates constraints: " + "; ".join(
-            f"{v['constraint']}: {v['detail']}" for v in violations))
-    else:
-        store.finish_run(run_id, "completed")
+    outcome = plan_goal(request, open_store_opt(db), on_event, catalog=load_catalog(catalog))
     if json_out:
-        print_json({"run_id": run_id, **data})
+        print_json({"run_id": outcome.run_id, "status": outcome.status, **outcome.plan.to_dict(),
+                    "timing": outcome.timing})
     else:
-        _print_plan(result, run_id)
-    if violations:
+        _print_plan(outcome.plan, outcome.run_id, outcome.timing)
+    if outcome.violations:  # the plan is still printed and stored (failed), but the command fails (exit 7, PLAN)
         from core.errors import PlanError
 
         raise PlanError("the plan violates its constraints even after repair: " + "; ".join(
-            f"{v['constraint']} ({v['detail']})" for v in violations), hint="loosen --constraints")
+            f"{v['constraint']} ({v['detail']})" for v in outcome.violations), hint="loosen --constraints")
 
 
-def _print_plan(plan, run_id: str) -> None:  # noqa: ANN001 (core.planning.types.Plan)
+def _print_plan(plan: Any, run_id: str, timing: list[dict[str, Any]]) -> None:
     from rich.tree import Tree
 
     tree = Tree(f"[bold]{plan.goal}[/]  [dim]({plan.planner}, run {run_id})[/]")
@@ -121,6 +94,10 @@ def _print_plan(plan, run_id: str) -> None:  # noqa: ANN001 (core.planning.types
         out.print(f"[red]issue[/] {i['kind']}: {i['detail']}", highlight=False)
     for v in plan.meta.get("constraint_violations") or []:
         out.print(f"[red]violation[/] {v['constraint']}: {v['detail']}", highlight=False)
+    for t in timing:
+        where = "goal" if t["step_id"] is None else f"step {t['step_id']}"
+        verdict = "call a tool" if t["should_call_tool"] else "answer directly"
+        out.print(f"[dim]timing {where}: {verdict} ({t['confidence']:.2f}, {t['by']})[/]", highlight=False)
     out.print(f"[dim]{plan.meta.get('total_s', 0):.2f}s, {plan.meta.get('llm_calls', 0)} LLM calls[/]")
 
 

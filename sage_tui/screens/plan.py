@@ -295,7 +295,23 @@ class PlanScreen(Screen[None]):
         dag.action_select()
 
     def on_plan_failed(self, msg: PlanFailed) -> None:
-        self.sub_title = "failed"
+        from rich.markup import escape
+
+        from sage_tui.keymap import effective_key
+
+        retry = next((effective_key(self.app, b) for b in self.BINDINGS if isinstance(b, Binding) and b.id == "plan.run"),
+                     "ctrl+r")
+        if msg.signal or msg.model:  # the engine child died: say what happened where the plan would be
+            self.sub_title = f"engine crashed ({msg.signal or 'exited'})"
+            lines = [f"[bold red]The inference engine crashed[/] ({escape(msg.signal or 'exited')}, model "
+                     f"{escape(msg.model or '?')}). The app is fine; the run is stored as failed.",
+                     f"[b]{escape(retry)}[/] retries in a fresh engine.  If it repeats: [b]sage-tui doctor[/]; on CPUs "
+                     "with AMX try SAGE_TUI_EXTRA_BUFTS=off."]
+            if msg.log_tail:
+                lines.append("[dim]" + escape(msg.log_tail[-600:]) + "[/]")
+            self.query_one("#checks", Static).update("\n".join(lines))
+        else:
+            self.sub_title = "failed"
         self.notify(msg.error, title="planning failed", severity="error", timeout=12)
 
     @on(DagView.NodeSelected)
