@@ -1,4 +1,4 @@
-"""`sage-tui runs list|show|export`: the run store."""
+"""`sage-tui runs list|show|export|export-jsonl|import`: the run store."""
 
 from __future__ import annotations
 
@@ -118,6 +118,49 @@ def export(
         typer.echo(f"wrote {len(lines)} runs to {out_file}", err=True)
     else:
         typer.echo(text, nl=False)
+
+
+@runs_app.command("export-jsonl")
+@handle_errors
+def export_jsonl(
+    out_file: Annotated[Path, typer.Option("--out", help="JSONL file to write (replaced atomically).")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Dump the whole store as diffable, deterministic JSONL: a header line, then per run (in id order) the
+    run's line and its metrics, events, artifacts and samples lines. `runs import` reads it back."""
+    from core.store.jsonl_io import export_jsonl as dump
+
+    store = open_store_opt(db)
+    counts = dump(store, out_file)
+    if json_out:
+        print_json({"out": str(out_file), "counts": counts})
+        return
+    typer.echo(f"wrote {out_file}: " + ", ".join(f"{n} {t}" for t, n in counts.items()), err=True)
+
+
+@runs_app.command("import")
+@handle_errors
+def import_jsonl(
+    in_file: Annotated[Path, typer.Argument(help="A dump written by `sage-tui runs export-jsonl`.")],
+    db: DbOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Add the rows of a `runs export-jsonl` dump that the store lacks, in one transaction. Importing twice adds
+    nothing; a stored run or sample that differs from the file is kept as stored (listed as a conflict); a bad
+    line stops the import before anything is written (exit 3, naming file, line and field)."""
+    from core.store.jsonl_io import import_jsonl as load
+
+    store = open_store_opt(db)
+    res = load(store, in_file)
+    if json_out:
+        print_json({"db": str(store.path), **res})
+        return
+    typer.echo(f"imported into {store.path}: added " + ", ".join(f"{n} {t}" for t, n in res["added"].items())
+               + f"; already stored {sum(res['skipped'].values())} rows", err=True)
+    if res["conflicts"]:
+        typer.echo(f"kept as stored (the file differs): {', '.join(res['conflicts'][:10])}"
+                   + (f" and {len(res['conflicts']) - 10} more" if len(res["conflicts"]) > 10 else ""), err=True)
 
 
 def register(app: typer.Typer) -> None:
