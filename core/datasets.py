@@ -132,6 +132,10 @@ class Dataset:
 def load_dataset(path: str | Path, *, task: str | None = None) -> Dataset:
     """Load and validate a dataset JSONL. With `task`, every line must be of that task type."""
     p = Path(path)
+    from core.handwritten import handwritten_dataset, is_handwritten_file
+
+    if is_handwritten_file(p):  # assets/handwritten/plans.jsonl: converted to `task` (default task_planning)
+        return handwritten_dataset(p, task=task)
     samples: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for lineno, obj in iter_jsonl(p):
@@ -158,11 +162,18 @@ def check_against_catalog(ds: Dataset, catalog: Catalog) -> None:
                 raise DataError(f"unknown tool id {tid!r}", path=ds.path, line=i + 1, field=fld)
 
 
-SPLITS = ("train", "test", "test_extended", "validation")
+SPLITS = ("train", "test", "test_extended", "validation", "handwritten")
 
 
 def default_dataset_path(task: str, split: str = "test_extended") -> Path:
-    """Bundled dataset file for a task and split (`train` is the mixed dialog file)."""
+    """Bundled dataset file for a task and split (`train` is the mixed dialog file; `handwritten` is the
+    hand-written planning set, core/handwritten.py, which load_dataset converts to the task)."""
+    if split == "handwritten":
+        from core.handwritten import CONVERSIONS, handwritten_path
+
+        if task not in CONVERSIONS:
+            raise NotFoundError(f"no handwritten split for task {task!r}; it has {', '.join(CONVERSIONS)}")
+        return handwritten_path()
     if split == "train":
         return datasets_dir() / "train" / "dialogs.jsonl"
     p = datasets_dir() / split / f"{task}.jsonl"
