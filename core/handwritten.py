@@ -259,10 +259,12 @@ def to_samples(items: Iterable[dict[str, Any]], task: str = "task_planning") -> 
                             "gold": {"tools": tools}, **_meta(it)})
         elif task == "timing_judgment":
             out.append({"id": it["id"], "task": task, "message": it["goal"], "context": [],
-                        "gold": {"should_call_tool": it["needs_tool"], "tool": steps[0]["tool_id"] if steps else None},
+                        "gold": {"should_call_tool": it["needs_tool"],
+                                 "tool": steps[0]["tool_id"] if steps else None},
                         "kind": "handwritten", **_meta(it)})
         else:
-            raise NotFoundError(f"the hand-written set has no {task} samples; it converts to {', '.join(CONVERSIONS)}")
+            raise NotFoundError(f"the hand-written set has no {task} samples; "
+                                f"it converts to {', '.join(CONVERSIONS)}")
     return out
 
 
@@ -288,7 +290,8 @@ def handwritten_dataset(path: str | Path | None = None, *, task: str | None = No
     samples = to_samples(load_handwritten(p, catalog=catalog), task or "task_planning")
     for s in samples:
         validate_sample(s, path=str(p))
-    return Dataset(path=str(p), samples=samples, sha256=file_sha256(p), tasks=Counter(s["task"] for s in samples))
+    return Dataset(path=str(p), samples=samples, sha256=file_sha256(p),
+                   tasks=Counter(s["task"] for s in samples))
 
 
 def gold_with_alternatives(sample: dict[str, Any], pred_tools: Iterable[str]) -> list[dict[str, Any]]:

@@ -1,0 +1,291 @@
+"""The hand-written planning test set (assets/handwritten/plans.jsonl): valid gold, the promised coverage,
+no overlap with the generated data, a loader that names file/line/field, and an eval path that works."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.catalog import load_catalog
+from core.errors import DataError, NotFoundError
+from core.handwritten import (
+    NO_TOOL_KINDS,
+    gold_with_alternatives,
+    handwritten_path,
+    load_handwritten,
+    normalize_goal,
+    to_samples,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ROOT / "assets" / "datasets"
+MIN_BUCKETS = {0: 20, 1: 45, 2: 55, 3: 35, 4: 15}  # intents -> minimum items (0 = needs no tool)
+CATEGORIES = 12
+NEAR_DUPLICATE = 0.6  # token-set Jaccard from which a goal counts as a near-duplicate of a generated row
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def items(catalog) -> list[dict[str, Any]]:
+    return load_handwritten(catalog=catalog)
+
+
+@pytest.fixture(scope="module")
+def dataset_texts() -> list[str]:
+    """Every instruction, message and user turn in assets/datasets/** (all four splits)."""
+    texts: list[str] = []
+    for f in sorted(DATASETS.glob("*/*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            texts += [row[k] for k in ("instruction", "message") if isinstance(row.get(k), str)]
+            texts += [m["content"] for m in (row.get("messages") or []) + (row.get("context") or [])
+                      if m.get("role") == "user" and isinstance(m.get("content"), str)]
+    assert len(texts) > 5000
+    return texts
+
+
+def test_bundled_file_is_the_default() -> None:
+    assert handwritten_path() == ROOT / "assets" / "handwritten" / "plans.jsonl"
+    assert not str(handwritten_path()).startswith(str(DATASETS))  # outside the generated, byte-checked tree
+
+
+def test_every_item_is_valid_gold(items, catalog) -> None:
+    from jsonschema import Draft202012Validator
+
+    from core.metrics.planning import gold_steps, plan_metrics
+
+    assert len({i["id"] for i in items}) == len(items)
+    for it in items:
+        steps = it["gold"]["steps"]
+        ids = [s["id"] for s in steps]
+        assert ids == list(range(1, len(steps) + 1)), it["id"]
+        for s in steps:
+            assert s["tool_id"] in catalog, (it["id"], s["tool_id"])
+            # only earlier steps: topological order, hence acyclic
+            assert all(d in ids and d < s["id"] for d in s["depends_on"]), it["id"]
+            params = catalog.get(s["tool_id"]).parameters
+            assert set(s["arguments"]) <= set(params["properties"]), (it["id"], s["tool_id"])
+            errors = [e.message for e in Draft202012Validator(params).iter_errors(s["arguments"])]
+            assert not errors, (it["id"], s["tool_id"], errors)
+        for alts in (it.get("alternatives") or {}).values():
+            assert all(a in catalog for a in alts), it["id"]
+        if not it["needs_tool"]:
+            assert steps == [] and it["intents"] == 0, it["id"]
+            assert len(NO_TOOL_KINDS.intersection(it["tags"])) == 1, it["id"]
+        else:
+            # the metrics score the gold against itself perfectly: executable, valid DAG, exact match
+            gold = gold_steps(it)
+            m = plan_metrics(gold, gold, catalog)
+            assert m["executability"] == m["exact_match"] == m["node_f1"] == m["edge_f1"] == 1.0, it["id"]
+
+
+def test_coverage(items, catalog) -> None:
+    assert len(items) >= 170
+    buckets = Counter(i["intents"] for i in items)
+    for k, n in MIN_BUCKETS.items():
+        assert buckets[k] >= n, (k, buckets)
+    cats = Counter(catalog.get(s["tool_id"]).category for i in items for s in i["gold"]["steps"])
+    assert len(cats) == CATEGORIES and min(cats.values()) >= 15, cats
+    tool_items = [i for i in items if i["needs_tool"]]
+    tags = Counter(t for i in tool_items for t in i["tags"])
+    assert tags["implicit"] >= 0.25 * len(tool_items)
+    assert tags["conditional"] >= 10 and tags["relative_date"] >= 30 and tags["pronoun"] >= 30
+    assert tags["dependency"] >= 0.3 * len(tool_items)
+    # search -> book chains: a booking depends on the search for it
+    chains = [i for i in tool_items for s in i["gold"]["steps"]
+              if s["tool_id"].endswith("_book") and any(
+                  i["gold"]["steps"][d - 1]["tool_id"] == s["tool_id"].replace("_book", "_search")
+                  for d in s["depends_on"])]
+    assert len(chains) >= 5
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def test_no_goal_leaks_into_or_from_generated_data(items, dataset_texts) -> None:
+    norm = {normalize_goal(t) for t in dataset_texts}
+    goals = [normalize_goal(i["goal"]) for i in items]
+    assert not [g for g in goals if g in norm]
+    blob = "\n".join(norm)
+    # not a substring of a longer row either
+    assert not [g for g in goals if len(g.split()) >= 6 and g in blob]
+    sets = list({frozenset(t.split()) for t in norm})
+    freq = Counter(tok for t in sets for tok in t)
+    index: dict[str, list[int]] = {}
+    for k, t in enumerate(sets):
+        for tok in t:
+            index.setdefault(tok, []).append(k)
+    near = []
+    for it, g in zip(items, goals, strict=True):
+        toks = frozenset(g.split())
+        # prefix filter: a row with Jaccard >= tau shares at least ceil(tau * n) of the goal's n tokens, so it
+        # contains one of the goal's n - ceil(tau * n) + 1 rarest tokens
+        keep = len(toks) - math.ceil(NEAR_DUPLICATE * len(toks)) + 1
+        prefix = sorted(toks, key=lambda tok: freq.get(tok, 0))[:keep]
+        cands = {k for tok in prefix for k in index.get(tok, ())}
+        best = max((_jaccard(toks, sets[k]) for k in cands), default=0.0)
+        if best >= NEAR_DUPLICATE:
+            near.append((it["id"], round(best, 2)))
+    assert not near, near
+
+
+def test_no_near_duplicates_inside_the_set(items) -> None:
+    toks = [frozenset(normalize_goal(i["goal"]).split()) for i in items]
+    pairs = [(items[a]["id"], items[b]["id"]) for a in range(len(items)) for b in range(a + 1, len(items))
+             if _jaccard(toks[a], toks[b]) >= 0.7]
+    assert not pairs, pairs
+
+
+def _bad_copy(tmp_path: Path, lineno: int, edit) -> Path:
+    lines = handwritten_path().read_text(encoding="utf-8").splitlines()
+    obj = json.loads(lines[lineno - 1])
+    edit(obj)
+    lines[lineno - 1] = json.dumps(obj, ensure_ascii=False)
+    p = tmp_path / "plans.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return p
+
+
+def _first(pred) -> int:
+    for n, line in enumerate(handwritten_path().read_text(encoding="utf-8").splitlines(), start=1):
+        if pred(json.loads(line)):
+            return n
+    raise AssertionError("no such line")
+
+
+def _steps(o: dict) -> list[dict]:
+    return o["gold"]["steps"]
+
+
+CORRUPTIONS = [
+    # (which line, how to break it, the field the error must name)
+    (lambda o: len(_steps(o)) >= 2, lambda o: _steps(o)[1].update(tool_id="teleport_now"),
+     "gold.steps[1].tool_id"),
+    (lambda o: any(s["tool_id"] == "hotel_search" for s in _steps(o)),
+     lambda o: next(s for s in _steps(o) if s["tool_id"] == "hotel_search")["arguments"].update(nights="three"),
+     "gold.steps[{i}].arguments.nights"),
+    (lambda o: any(s["tool_id"] == "weather_get_forecast" for s in _steps(o)),
+     lambda o: next(s for s in _steps(o) if s["tool_id"] == "weather_get_forecast")["arguments"].pop("city"),
+     "gold.steps[{i}].arguments"),
+    (lambda o: len(_steps(o)) >= 2, lambda o: _steps(o)[0].update(depends_on=[2]), "gold.steps[0].depends_on"),
+    (lambda o: len(_steps(o)) >= 2, lambda o: _steps(o)[1].update(depends_on=[2]), "gold.steps[1].depends_on"),
+    (lambda o: not o["needs_tool"], lambda o: _steps(o).append(
+        {"id": 1, "tool_id": "web_search", "arguments": {"query": "x"}, "depends_on": []}), "gold.steps"),
+    (lambda o: o["needs_tool"], lambda o: o.update(needs_tool=False), "needs_tool"),
+    (lambda o: True, lambda o: o.pop("goal"), "goal"),
+    (lambda o: True, lambda o: o["tags"].append("urgent"), "tags[{t}]"),
+    (lambda o: any(s["depends_on"] for s in _steps(o)) and "{{step_" not in json.dumps(o),
+     lambda o: [s.update(depends_on=[]) for s in _steps(o)], "tags"),
+    (lambda o: bool(o.get("alternatives")), lambda o: o["alternatives"].update({"9": ["web_search"]}), "alternatives.9"),
+    (lambda o: True, lambda o: o.update(intents=7), "intents"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CORRUPTIONS)))
+def test_loader_names_file_line_and_field(tmp_path: Path, catalog, case: int) -> None:
+    pick, edit, field = CORRUPTIONS[case]
+    lineno = _first(pick)
+    original = json.loads(handwritten_path().read_text(encoding="utf-8").splitlines()[lineno - 1])
+    p = _bad_copy(tmp_path, lineno, edit)
+    with pytest.raises(DataError) as exc:
+        load_handwritten(p, catalog=catalog)
+    e = exc.value
+    tool_index = next((i for i, s in enumerate(_steps(original))
+                       if s["tool_id"] in ("hotel_search", "weather_get_forecast")), 0)
+    assert (e.path, e.line) == (str(p), lineno), str(e)
+    assert e.field == field.format(i=tool_index, t=len(original["tags"])), str(e)
+    assert str(p) in str(e) and f":{lineno}" in str(e)
+
+
+def test_loader_rejects_bad_json_and_duplicates(tmp_path: Path, catalog) -> None:
+    lines = handwritten_path().read_text(encoding="utf-8").splitlines()
+    p = tmp_path / "plans.jsonl"
+    p.write_text("\n".join([lines[0], '{"id": "hw-999", "goal": ', *lines[2:]]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_handwritten(p, catalog=catalog)
+    assert (exc.value.path, exc.value.line) == (str(p), 2)
+    p.write_text("\n".join([lines[0], lines[1], lines[0]]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_handwritten(p, catalog=catalog)
+    assert (exc.value.line, exc.value.field) == (3, "id")
+    dup_goal = json.loads(lines[0]) | {"id": "hw-999"}
+    p.write_text("\n".join([lines[0], json.dumps(dup_goal)]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError) as exc:
+        load_handwritten(p, catalog=catalog)
+    assert (exc.value.line, exc.value.field) == (2, "goal")
+
+
+def test_split_converts_to_eval_samples(items) -> None:
+    from core.datasets import SPLITS, default_dataset_path, load_dataset
+
+    assert "handwritten" in SPLITS
+    n_tool = sum(i["needs_tool"] for i in items)
+    for task, n in (("task_planning", n_tool), ("tool_retrieval", n_tool), ("timing_judgment", len(items))):
+        ds = load_dataset(default_dataset_path(task, "handwritten"), task=task)
+        assert ds.task == task and len(ds) == n
+        assert ds.path.endswith("handwritten/plans.jsonl")  # the runner stores split = "handwritten"
+    plan = load_dataset(handwritten_path()).samples  # no task: planning
+    by_id = {i["id"]: i for i in items}
+    assert all(s["task"] == "task_planning" and s["gold"]["steps"] == by_id[s["id"]]["gold"]["steps"] for s in plan)
+    assert all(s["candidate_tools"] is None for s in plan)
+    timing = to_samples(items, "timing_judgment")
+    assert sum(not s["gold"]["should_call_tool"] for s in timing) == sum(not i["needs_tool"] for i in items)
+    with pytest.raises(NotFoundError):
+        default_dataset_path("tool_selection", "handwritten")
+    with pytest.raises(NotFoundError):
+        to_samples(items, "tool_selection")
+
+
+def test_generated_splits_still_load() -> None:
+    from core.datasets import default_dataset_path, load_dataset
+
+    ds = load_dataset(default_dataset_path("task_planning", "test"), task="task_planning")
+    assert len(ds) == 50 and ds.samples[0]["id"].startswith("tp-test-")
+
+
+def test_planning_eval_runs_on_the_set(items, catalog, store) -> None:
+    """The planning evaluator and runner take the converted set unchanged (an oracle stands in for a planner)."""
+    from core.datasets import load_dataset
+    from core.evaluation.planning import PlanningEvaluator
+    from core.evaluation.runner import run_evaluation
+    from core.planning.types import Plan, PlanStep
+
+    gold = {i["goal"]: i["gold"]["steps"] for i in items}
+
+    class Oracle:
+        name = "oracle"
+        uses_llm = False
+
+        def describe(self) -> dict[str, Any]:
+            return {"planner": self.name}
+
+        def plan(self, goal: str, candidates=None) -> Plan:
+            steps = [PlanStep.from_dict(s) for s in gold[goal]]
+            return Plan(goal=goal, steps=steps, planner=self.name, candidates=[s.tool_id for s in steps])
+
+    ds = load_dataset(handwritten_path(), task="task_planning")
+    res = run_evaluation(PlanningEvaluator(Oracle(), catalog, None), ds, store, catalog_hash=catalog.hash, limit=25)
+    assert res.n == 25
+    assert res.metrics["exact_match"] == res.metrics["executability"] == res.metrics["node_f1"] == 1.0
+    assert store.get_run(res.run_id)["status"] == "completed"
+
+
+def test_alternative_aware_gold(items) -> None:
+    sample = next(s for s in to_samples(items) if s.get("alternatives"))
+    sid, alts = next(iter(sample["alternatives"].items()))
+    gold = sample["gold"]["steps"]
+    pred = [alts[0] if str(s["id"]) == sid else s["tool_id"] for s in gold]
+    swapped = gold_with_alternatives(sample, pred)
+    assert [s["tool_id"] for s in swapped] == pred
+    assert gold_with_alternatives(sample, [s["tool_id"] for s in gold]) == gold  # the gold tool itself stays
+    assert gold_with_alternatives(sample, ["web_search"]) == gold
