@@ -79,6 +79,11 @@ class ModelError(SageError):
     exit_code = ExitCode.MODEL
 
 
+class ContextLengthError(ModelError):
+    """A prompt does not fit the model's context window even before any new token. Planners catch it and
+    fall back (a repair in the plan) instead of returning no plan."""
+
+
 class EngineCrashed(ModelError):
     """The inference engine's child process died (a signal or an exit) while serving a request. The next
     request starts a fresh child."""

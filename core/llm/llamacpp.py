@@ -17,7 +17,8 @@ from core.llm.grammar import schema_to_gbnf
 from core.llm.models import ResolvedModel, resolve_model
 
 THREADS_ENV = "SAGE_TUI_THREADS"
-DEFAULT_N_CTX = 2048
+DEFAULT_N_CTX = 4096  # Gemma 3 / Qwen 2.5 take 32k; 4096 keeps 4 slots' KV caches small (docs/PLANNING.md)
+MIN_NEW_TOKENS = 64  # a prompt that leaves fewer new tokens than this is a ContextLengthError
 
 DECODING_ENV = "SAGE_TUI_DECODING"
 DECODINGS = ("guided", "gbnf")
@@ -242,6 +243,10 @@ class LlamaCppBackend:
     def render(self, messages: Sequence[Message]) -> str:
         return self._render(messages, add_generation_prompt=True)
 
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of these messages as `complete` would send them (loads the model)."""
+        return len(self._llama(0).tokenize(self.render(messages).encode("utf-8"), add_bos=True, special=True))
+
     def _grammar(self, json_schema: dict[str, Any] | None, grammar: str | None) -> Any:
         if json_schema is None and grammar is None:
             return None
@@ -283,8 +288,11 @@ class LlamaCppBackend:
         with self._lock:
             tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
             n_prompt = len(tokens)
-            if n_prompt + max_tokens > self.n_ctx:
-                raise ModelError(f"prompt of {n_prompt} tokens + {max_tokens} new tokens exceeds n_ctx={self.n_ctx}")
+            if n_prompt + min(max_tokens, MIN_NEW_TOKENS) > self.n_ctx:
+                from core.errors import ContextLengthError
+
+                raise ContextLengthError(f"prompt of {n_prompt} tokens leaves no room for new tokens in n_ctx={self.n_ctx}")
+            max_tokens = min(max_tokens, self.n_ctx - n_prompt)  # the rest of the window, reported as truncation
             if pattern is not None:
                 return self._guided(llm, tokens, pattern, max_tokens, temperature, seed, on_token)
             t0 = time.perf_counter()

@@ -59,17 +59,25 @@ Message: What's the weather in Oslo right now?
 Decision: {"should_call_tool": true, "tool": "weather_lookup", "reason": "needs live weather"}"""
 
 
-def tool_line(tool: Tool) -> str:
-    """`- id: description (param, param)` with the description cut at MAX_DESC_CHARS."""
+MAX_PARAMS_SHOWN = 8
+
+
+def tool_line(tool: Tool, desc_chars: int = MAX_DESC_CHARS) -> str:
+    """`- id: description (param, param)` with the description cut at `desc_chars` (0: no description) and at
+    most MAX_PARAMS_SHOWN parameter names (required ones first) when the description is shortened."""
     desc = " ".join(tool.description.split())
-    if len(desc) > MAX_DESC_CHARS:
-        desc = desc[: MAX_DESC_CHARS - 1].rstrip() + "…"
-    params = ", ".join(tool.param_names)
-    return f"- {tool.tool_id}: {desc} ({params})"
+    if len(desc) > desc_chars:
+        desc = desc[: max(0, desc_chars - 1)].rstrip() + "…" if desc_chars > 0 else ""
+    names = list(tool.param_names)
+    if desc_chars < MAX_DESC_CHARS and len(names) > MAX_PARAMS_SHOWN:
+        required = [n for n in names if n in set((tool.parameters or {}).get("required") or [])]
+        names = list(dict.fromkeys([*required, *names]))[:MAX_PARAMS_SHOWN] + ["…"]
+    params = ", ".join(names)
+    return f"- {tool.tool_id}: {desc} ({params})" if desc else f"- {tool.tool_id} ({params})"
 
 
-def tools_block(tools: Sequence[Tool]) -> str:
-    return "Tools:\n" + "\n".join(tool_line(t) for t in tools)
+def tools_block(tools: Sequence[Tool], desc_chars: int = MAX_DESC_CHARS) -> str:
+    return "Tools:\n" + "\n".join(tool_line(t, desc_chars) for t in tools)
 
 
 def _args_schema() -> dict[str, Any]:
@@ -201,10 +209,10 @@ def timing_schema(tool_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def plan_prompt(goal: str, tools: Sequence[Tool]) -> list[Message]:
+def plan_prompt(goal: str, tools: Sequence[Tool], desc_chars: int = MAX_DESC_CHARS) -> list[Message]:
     """Single-shot (flat) plan prompt; the answer is `{"steps": [...]}`."""
     return [{"role": "system", "content": PLAN_SYSTEM},
-            {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\nPlan:"}]
+            {"role": "user", "content": f"{tools_block(tools, desc_chars)}\nGoal: {goal}\nPlan:"}]
 
 
 def subgoal_prompt(goal: str) -> list[Message]:
@@ -212,21 +220,23 @@ def subgoal_prompt(goal: str) -> list[Message]:
     return [{"role": "system", "content": SUBGOAL_SYSTEM}, {"role": "user", "content": f"Goal: {goal}\nSub-goals:"}]
 
 
-def step_prompt(goal: str, tools: Sequence[Tool], done: Sequence[tuple[int, str]], subgoal: str) -> list[Message]:
+def step_prompt(goal: str, tools: Sequence[Tool], done: Sequence[tuple[int, str]], subgoal: str,
+                desc_chars: int = MAX_DESC_CHARS) -> list[Message]:
     """Level 2: steps for one sub-goal. `done` = (id, tool_id) of steps planned so far (shared prefix)."""
     done_txt = ", ".join(f"{i} {t}" for i, t in done) or "none"
     return [{"role": "system", "content": STEP_SYSTEM},
-            {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\nDone: {done_txt}\nSub-goal: {subgoal}\nSteps:"}]
+            {"role": "user", "content": f"{tools_block(tools, desc_chars)}\nGoal: {goal}\nDone: {done_txt}\nSub-goal: {subgoal}\nSteps:"}]
 
 
 def subgoals_block(subgoals: Sequence[str]) -> str:
     return "Sub-goals:\n" + "\n".join(f"{i}. {t}" for i, t in enumerate(subgoals, start=1))
 
 
-def steps_all_prompt(goal: str, tools: Sequence[Tool], subgoals: Sequence[str]) -> list[Message]:
+def steps_all_prompt(goal: str, tools: Sequence[Tool], subgoals: Sequence[str],
+                     desc_chars: int = MAX_DESC_CHARS) -> list[Message]:
     """Level 2, batched: the steps of every sub-goal in one call; each step carries `"subgoal": k`."""
     return [{"role": "system", "content": STEPS_ALL_SYSTEM},
-            {"role": "user", "content": f"{tools_block(tools)}\nGoal: {goal}\n{subgoals_block(subgoals)}\nSteps:"}]
+            {"role": "user", "content": f"{tools_block(tools, desc_chars)}\nGoal: {goal}\n{subgoals_block(subgoals)}\nSteps:"}]
 
 
 def context_block(context: Sequence[Message], max_messages: int = 4, max_chars: int = 200) -> str:

@@ -11,11 +11,12 @@ Level 2 has two modes (`PlannerConfig.level2`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from core.catalog import Tool
-from core.errors import PlanError
+from core.errors import ContextLengthError, PlanError
 from core.llm.base import TokenCallback
 from core.llm.prompts import (
     step_prompt,
@@ -26,6 +27,7 @@ from core.llm.prompts import (
     tool_steps_schema,
 )
 from core.planning.base import BasePlanner, split_clauses
+from core.planning.budget import fit_prompt
 from core.planning.constraints import PlanConstraints
 from core.planning.llm_call import call_json
 from core.planning.repair import normalize_steps
@@ -60,7 +62,7 @@ class HierarchicalPlanner(BasePlanner):
         self.progress(plan, [], "subgoals")
         if self.config.level2 == "per_subgoal":
             return self._per_subgoal(goal, tools, limit, plan, on_token)
-        return self._batched(goal, tools, limit, plan, on_token, self._allowed(tools, plan, c))
+        return self._batched(goal, tools, limit, plan, on_token, self._allowed(tools, plan, c), keep=c.must_use)
 
     def _allowed(self, tools: list[Tool], plan: Plan, c: PlanConstraints) -> dict[int, list[str]] | None:
         """Sub-goal -> the candidates a step of it may use (`subgoal_top_k`; required tools always allowed)."""
@@ -77,13 +79,26 @@ class HierarchicalPlanner(BasePlanner):
 
     # ---- level 2, batched: one call for all sub-goals ------------------------------------------
     def _batched(self, goal: str, tools: list[Tool], limit: int, plan: Plan,
-                 on_token: TokenCallback | None, allowed: dict[int, list[str]] | None = None) -> list[PlanStep]:
+                 on_token: TokenCallback | None, allowed: dict[int, list[str]] | None = None,
+                 keep: Sequence[str] = ()) -> list[PlanStep]:
         n = len(plan.subgoals)
-        obj, rep, _ = call_json(self.backend, steps_all_prompt(goal, tools, [g.description for g in plan.subgoals]),
-                                tagged_steps_schema(tools, limit, n, first_id=self.first_id(1), allowed=allowed),
-                                max_tokens=self.config.max_tokens // 2 * max(1, n),
-                                seed=self.config.seed, on_token=on_token, stats=plan.meta)
-        plan.repairs += rep
+        subs = [g.description for g in plan.subgoals]
+        obj = None
+        try:
+            messages, shown, budget, rep = fit_prompt(
+                self.backend, lambda ts, d: steps_all_prompt(goal, ts, subs, d), tools,
+                self.config.max_tokens // 2 * max(1, n), keep=keep)
+        except ContextLengthError as exc:
+            plan.repairs.append(Repair("context", f"level 2 skipped: {exc.message}"))
+        else:
+            plan.repairs += rep
+            if allowed is not None:
+                ids = {t.tool_id for t in shown}
+                allowed = {g: [t for t in v if t in ids] or [t.tool_id for t in shown] for g, v in allowed.items()}
+            obj, rep, _ = call_json(self.backend, messages,
+                                    tagged_steps_schema(shown, limit, n, first_id=self.first_id(1), allowed=allowed),
+                                    max_tokens=budget, seed=self.config.seed, on_token=on_token, stats=plan.meta)
+            plan.repairs += rep
         new: list[PlanStep] = []
         if obj is not None:
             try:
@@ -144,12 +159,20 @@ class HierarchicalPlanner(BasePlanner):
                 plan.repairs.append(Repair("truncate", f"sub-goal {sg.id} skipped: max_steps={limit} reached"))
                 continue
             done = [(s.id, s.tool_id) for s in steps]
-            obj, rep, _ = call_json(self.backend, step_prompt(goal, tools, done, sg.description),
-                                    tool_steps_schema(tools, min(room, MAX_STEPS_PER_SUBGOAL),
-                                                      first_id=self.first_id(len(steps) + 1)),
-                                    max_tokens=self.config.max_tokens // 2,
-                                    seed=self.config.seed, on_token=on_token, stats=plan.meta)
-            plan.repairs += rep
+            obj = None
+            try:
+                messages, shown, budget, rep = fit_prompt(
+                    self.backend, lambda ts, d, done=done, sg=sg: step_prompt(goal, ts, done, sg.description, d),
+                    tools, self.config.max_tokens // 2)
+            except ContextLengthError as exc:
+                plan.repairs.append(Repair("context", f"sub-goal {sg.id} skipped: {exc.message}"))
+            else:
+                plan.repairs += rep
+                obj, rep, _ = call_json(self.backend, messages,
+                                        tool_steps_schema(shown, min(room, MAX_STEPS_PER_SUBGOAL),
+                                                          first_id=self.first_id(len(steps) + 1)),
+                                        max_tokens=budget, seed=self.config.seed, on_token=on_token, stats=plan.meta)
+                plan.repairs += rep
             new: list[PlanStep] = []
             if obj is not None:
                 try:

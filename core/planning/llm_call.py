@@ -15,9 +15,16 @@ GUIDED_STATS = ("sampled_tokens", "forced_tokens", "reused_prompt_tokens", "prom
 
 def call_json(backend: LLMBackend, messages: list[Message], schema: dict[str, Any], *, max_tokens: int, seed: int,
               on_token: TokenCallback | None, stats: dict[str, Any]) -> tuple[Any | None, list[Repair], Completion]:
-    """(parsed object or None, repairs, completion). Accumulates token counts/time into `stats`."""
-    comp = backend.complete(messages, json_schema=schema, max_tokens=max_tokens, temperature=0.0, seed=seed,
-                            on_token=on_token)
+    """(parsed object or None, repairs, completion). Accumulates token counts/time into `stats`. A prompt that
+    does not fit the context is a `context` repair and None (the planner falls back), never an error."""
+    from core.errors import ContextLengthError
+
+    try:
+        comp = backend.complete(messages, json_schema=schema, max_tokens=max_tokens, temperature=0.0, seed=seed,
+                                on_token=on_token)
+    except ContextLengthError as exc:
+        stats["context_fallbacks"] = stats.get("context_fallbacks", 0) + 1
+        return None, [Repair("context", f"LLM call skipped: {exc.message}")], Completion("", "error")
     stats["llm_calls"] = stats.get("llm_calls", 0) + 1
     stats["prompt_tokens"] = stats.get("prompt_tokens", 0) + comp.prompt_tokens
     stats["completion_tokens"] = stats.get("completion_tokens", 0) + comp.completion_tokens

@@ -255,5 +255,9 @@ class EngineBackend:
         """Log-likelihood of each text after the rendered prompt (the timing vote), computed in the child."""
         return list(self._request({"op": "logprobs", "messages": list(messages), "texts": list(texts)})["values"])
 
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of these messages, counted by the child's tokenizer."""
+        return int(self._request({"op": "count_tokens", "messages": list(messages)})["n"])
+
     def smoke(self, n_tokens: int = 16) -> dict[str, Any]:
         return self._request({"op": "smoke", "n_tokens": n_tokens})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-OPS = ("hello", "load", "complete", "logprobs", "system_info", "smoke", "shutdown")
+OPS = ("hello", "load", "complete", "logprobs", "count_tokens", "system_info", "smoke", "shutdown")
 
 
 def write_msg(stream: IO[bytes], msg: dict[str, Any]) -> None:

@@ -56,6 +56,8 @@ class Worker:
 
             be = self.backend(req["spec"])
             return {"values": _llama_logprobs(be, req["messages"], req["texts"])}
+        if op == "count_tokens":
+            return {"n": self.backend(req["spec"]).count_tokens(req["messages"])}
         if op == "smoke":
             return smoke(self.backend(req["spec"]), int(req.get("n_tokens", 16)))
         if op == "shutdown":
