@@ -38,12 +38,17 @@ class PlannerConfig:
     # hierarchical level 2: a step of sub-goal k may only use one of the selector's top `subgoal_top_k`
     # candidates for sub-goal k's text (None: any candidate). Decoding only; the prompt is unchanged.
     subgoal_top_k: int | None = None
+    # hierarchical: retrieve this many tools for each sub-goal's own text and add them to the candidates;
+    # each sub-goal's steps may then only use its own retrieved tools (plus required ones). None: off.
+    subgoal_retrieval: int | None = None
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:
             raise UsageError(f"unknown level2 mode {self.level2!r}; expected one of {list(LEVEL2_MODES)}")
         if self.subgoal_top_k is not None and self.subgoal_top_k < 1:
             raise UsageError(f"subgoal_top_k must be >= 1, got {self.subgoal_top_k}")
+        if self.subgoal_retrieval is not None and self.subgoal_retrieval < 1:
+            raise UsageError(f"subgoal_retrieval must be >= 1, got {self.subgoal_retrieval}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +119,7 @@ class BasePlanner:
         goal, warnings = check_goal(goal)
         t0 = time.perf_counter()
         tools = self.candidates(goal, candidates, c)
+        self._pool = [t for t in candidates if t in self.catalog] if candidates else None
         t_sel = time.perf_counter()
         plan = Plan(goal=goal, steps=[], planner=self.name, warnings=warnings, candidates=[t.tool_id for t in tools])
         self._on_progress = on_progress

@@ -37,6 +37,26 @@ MAX_STEPS_PER_SUBGOAL = 3  # per_subgoal mode: at most 3 steps per call (trainin
 SUBGOAL_KEYS = ("subgoal", "subgoal_id", "sub_goal", "subgoal_index")
 
 
+GENERIC_WORDS = frozenset("a an the my me i to for of in on at and or then get check find look up see show give "
+                          "tell let know please do make it its this that".split())
+
+
+def dedupe_subgoals(texts: list[str]) -> list[str]:
+    """Drop a sub-goal whose content words (generic verbs and stop words removed) equal or are contained in an
+    earlier one's: "get weather forecast" after "check weather forecast"."""
+    import re
+
+    kept: list[str] = []
+    seen: list[set[str]] = []
+    for t in texts:
+        words = {w for w in re.findall(r"[a-z0-9']+", t.lower()) if w not in GENERIC_WORDS}
+        if words and any(words <= s for s in seen):
+            continue
+        kept.append(t)
+        seen.append(words)
+    return kept
+
+
 class HierarchicalPlanner(BasePlanner):
     name = "hierarchical"
     uses_llm = True
@@ -49,6 +69,11 @@ class HierarchicalPlanner(BasePlanner):
         texts = obj.get("subgoals") if isinstance(obj, dict) else obj if isinstance(obj, list) else None
         texts = [" ".join(t.split()) for t in texts or [] if isinstance(t, str) and t.strip()]
         texts = list(dict.fromkeys(texts))[: self.config.max_subgoals]
+        if self.config.subgoal_retrieval:
+            kept = dedupe_subgoals(texts)
+            if len(kept) < len(texts):
+                plan.repairs.append(Repair("subgoal", f"dropped {len(texts) - len(kept)} duplicate sub-goal(s)"))
+            texts = kept
         if not texts:
             plan.repairs.append(Repair("fallback", "no usable sub-goals from the model; split the goal into clauses"))
             texts = split_clauses(goal, self.config.max_subgoals)
@@ -62,7 +87,30 @@ class HierarchicalPlanner(BasePlanner):
         self.progress(plan, [], "subgoals")
         if self.config.level2 == "per_subgoal":
             return self._per_subgoal(goal, tools, limit, plan, on_token)
-        return self._batched(goal, tools, limit, plan, on_token, self._allowed(tools, plan, c), keep=c.must_use)
+        allowed = self._allowed(tools, plan, c)
+        if self.config.subgoal_retrieval:
+            tools, allowed = self._ground(tools, plan, c)
+        return self._batched(goal, tools, limit, plan, on_token, allowed, keep=c.must_use)
+
+    def _ground(self, tools: list[Tool], plan: Plan, c: PlanConstraints) -> tuple[list[Tool], dict[int, list[str]]]:
+        """Retrieval per sub-goal: each sub-goal's own top `subgoal_retrieval` tools (within the caller's candidate
+        pool when one was given) join the candidates, interleaved by rank so every intent is represented; each
+        sub-goal may only use its own tools and the required ones."""
+        k = int(self.config.subgoal_retrieval or 0)
+        pool = getattr(self, "_pool", None)
+        per: dict[int, list[str]] = {}
+        for g in plan.subgoals:
+            ranked = [s.tool_id for s in self.selector.select(g.description, top_k=k, candidates=pool)]
+            per[g.id] = [t for t in ranked if t not in c.must_not_use]
+        ids = list(c.must_use)
+        for rank in range(k):
+            ids += [v[rank] for v in per.values() if rank < len(v)]
+        ids += [t.tool_id for t in tools]
+        ids = [t for t in dict.fromkeys(ids) if t in self.catalog and t not in c.must_not_use]
+        plan.candidates = ids
+        allowed = {g: list(dict.fromkeys([*v, *(t for t in c.must_use if t in ids)])) or ids for g, v in per.items()}
+        plan.meta["subgoal_tools"] = {str(g): v for g, v in allowed.items()}
+        return [self.catalog.get(t) for t in ids], allowed
 
     def _allowed(self, tools: list[Tool], plan: Plan, c: PlanConstraints) -> dict[int, list[str]] | None:
         """Sub-goal -> the candidates a step of it may use (`subgoal_top_k`; required tools always allowed)."""

@@ -1,0 +1,129 @@
+"""Plan quality beside the no-LLM baseline, with 95 % CIs, on the hand-written set (first) and others.
+
+    .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
+        [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
+
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K]` (`sr`: retrieval per sub-goal, PlannerConfig.subgoal_retrieval). The hand-written set is split once, by id, into a
+design subset (`dev`: ids divisible by 5, used to choose between pipeline variants) and the report subset
+(`test`: the rest, never used for a choice). The planner retrieves its own candidates (no gold list).
+Per arm: node / edge F1, executability, exact plan, step (argument) validity, latency p50/p95, each mean with
+its 95 % CI, and the paired difference vs the first arm (greedy by default). Arms run interleaved per goal.
+Results go to results/bench/plan-quality-<timestamp><tag>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+METRICS = ("node_f1", "edge_f1", "executability", "exact_match", "step_validity")
+
+
+def in_subset(sample_id: str, subset: str) -> bool:
+    """dev: hand-written ids whose number is divisible by 5; test: the others; all: every sample."""
+    if subset == "all":
+        return True
+    digits = "".join(ch for ch in sample_id.split("-")[-1] if ch.isdigit())
+    dev = bool(digits) and int(digits) % 5 == 0
+    return dev if subset == "dev" else not dev
+
+
+def parse_arm(spec: str) -> tuple[str, dict[str, str]]:
+    name, *opts = spec.split("~")
+    return name, dict(o.split("=", 1) for o in opts)
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--split", default="handwritten")
+    ap.add_argument("--subset", default="test", choices=["dev", "test", "all"])
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--arms", default="greedy,hierarchical,flat")
+    ap.add_argument("--selector", default=None, help="default selector of every arm (default: the planner's)")
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+
+    from core.catalog import load_catalog
+    from core.datasets import default_dataset_path, load_dataset
+    from core.llm.factory import make_backend
+    from core.metrics.planning import gold_steps, plan_metrics
+    from core.metrics.stats import mean_ci, paired_diff
+    from core.planning.base import PlannerConfig
+    from core.planning.registry import PLANNERS, make_planner, make_selector
+
+    catalog = load_catalog()
+    ds = load_dataset(default_dataset_path("task_planning", args.split), task="task_planning")
+    samples = [s for s in ds.samples if in_subset(s["id"], args.subset)]
+    samples = samples[: args.limit] if args.limit else samples
+    arms = [a for a in args.arms.split(",") if a]
+    selectors: dict[str | None, object] = {}
+    planners = {}
+    for spec in arms:
+        name, opts = parse_arm(spec)
+        sel_name = opts.get("selector", args.selector)
+        if sel_name not in selectors:
+            selectors[sel_name] = make_selector(catalog, sel_name)
+        cfg = PlannerConfig(top_k=int(opts.get("top_k", 8)),
+                            subgoal_top_k=int(opts["sgk"]) if "sgk" in opts else None,
+                            subgoal_retrieval=int(opts["sr"]) if "sr" in opts else None)
+        backend = make_backend(args.model, None, None, "plan") if PLANNERS[name].uses_llm else None
+        planners[spec] = make_planner(name, catalog, selector=selectors[sel_name], backend=backend, config=cfg)
+    per: dict[str, list[dict]] = {a: [] for a in arms}
+    print(f"{len(samples)} goals ({args.split}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)
+    for i, s in enumerate(samples, 1):
+        gold = gold_steps(s)
+        for spec, p in planners.items():
+            t0 = time.perf_counter()
+            plan = p.plan(s["instruction"], candidates=s.get("candidate_tools"))
+            secs = time.perf_counter() - t0
+            m = plan_metrics(plan.steps, gold, catalog, plan.candidates)
+            covered = len({st.tool_id for st in gold} & set(plan.candidates)) / max(1, len({st.tool_id for st in gold}))
+            per[spec].append({"id": s["id"], **{k: m[k] for k in METRICS}, "seconds": secs,
+                              "candidate_recall": covered, "pred": [st.tool_id for st in plan.steps],
+                              "gold": [st.tool_id for st in gold],
+                              "repairs": sorted({r.kind for r in plan.repairs})})
+        if i % 10 == 0 or i == len(samples):
+            line = "  ".join(f"{a}: nF1 {statistics.fmean(r['node_f1'] for r in per[a]):.3f}" for a in arms)
+            print(f"[{i}/{len(samples)}] {line}", flush=True)
+    base = arms[0]
+    summary = {}
+    for a in arms:
+        rows = per[a]
+        summary[a] = {k: dict(zip(("mean", "ci95"), mean_ci([r[k] for r in rows]), strict=True))
+                      for k in (*METRICS, "candidate_recall")}
+        secs = [r["seconds"] for r in rows]
+        summary[a]["latency"] = {"p50": statistics.median(secs), "p95": pct(secs, 0.95)}
+        if a != base:
+            summary[a]["vs_" + base] = {k: paired_diff([r[k] for r in rows], [r[k] for r in per[base]])
+                                        for k in METRICS}
+    for a in arms:
+        s = summary[a]
+        cells = "  ".join(f"{k} {s[k]['mean']:.3f}±{s[k]['ci95']:.3f}" for k in METRICS)
+        print(f"{a:40s} {cells}  p50 {s['latency']['p50']:.2f}s p95 {s['latency']['p95']:.2f}s", flush=True)
+        if a != base:
+            d = s["vs_" + base]["node_f1"]
+            print(f"{'':40s} node_f1 vs {base}: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", flush=True)
+    out = ROOT / "results" / "bench" / f"plan-quality-{time.strftime('%Y%m%d-%H%M%S')}{args.tag}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"split": args.split, "subset": args.subset, "n": len(samples), "arms": arms,
+                               "model": args.model or "default", "summary": summary, "per_sample": per,
+                               "loadavg": os.getloadavg()}, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
