@@ -147,6 +147,35 @@ class BasePlanner:
         snap.meta = {**snap.meta, "partial": True, "stage": stage}
         cb(snap)
 
+    def llm_steps(self, build: Callable[[Sequence[Tool], int], list[Any]], schema: Callable[[list[Tool]], dict[str, Any]],
+                  tools: Sequence[Tool], max_tokens: int, plan: Plan, on_token: TokenCallback | None, where: str,
+                  keep: Sequence[str] = ()) -> tuple[list[PlanStep], Any]:
+        """One budgeted, constrained LLM call for steps: (parsed steps, raw object). Budget, context, JSON and
+        normalisation problems become repairs tagged with `where`; no usable step gives ([], obj)."""
+        from core.errors import ContextLengthError, PlanError
+        from core.planning.budget import fit_prompt
+        from core.planning.llm_call import call_json
+        from core.planning.repair import normalize_steps
+
+        try:
+            messages, shown, budget, rep = fit_prompt(self.backend, build, tools, max_tokens, keep=keep)
+        except ContextLengthError as exc:
+            plan.repairs.append(Repair("context", f"{where} skipped: {exc.message}"))
+            return [], None
+        plan.repairs += rep
+        obj, rep, _ = call_json(self.backend, messages, schema(shown), max_tokens=budget, seed=self.config.seed,
+                                on_token=on_token, stats=plan.meta)
+        plan.repairs += rep
+        if obj is None:
+            return [], None
+        try:
+            steps, rep = normalize_steps(obj)
+        except PlanError as exc:
+            plan.repairs.append(Repair("json", f"{where}: {exc.message}"))
+            return [], obj
+        plan.repairs += rep
+        return steps, obj
+
     def greedy_steps(self, texts: Sequence[str], tools: Sequence[Tool], start_id: int, prev: int | None,
                      subgoal_ids: Sequence[int | None] | None = None) -> list[PlanStep]:
         """One step per text: the best-ranked candidate for it, each depending on the previous step."""

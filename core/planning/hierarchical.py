@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import Any
 
 from core.catalog import Tool
-from core.errors import ContextLengthError, PlanError
 from core.llm.base import TokenCallback
 from core.llm.prompts import (
     step_prompt,
@@ -27,10 +26,8 @@ from core.llm.prompts import (
     tool_steps_schema,
 )
 from core.planning.base import BasePlanner, split_clauses
-from core.planning.budget import fit_prompt
 from core.planning.constraints import PlanConstraints
 from core.planning.llm_call import call_json
-from core.planning.repair import normalize_steps
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
 
 MAX_STEPS_PER_SUBGOAL = 3  # per_subgoal mode: at most 3 steps per call (training/prompts_bridge.py mirrors it)
@@ -131,29 +128,15 @@ class HierarchicalPlanner(BasePlanner):
                  keep: Sequence[str] = ()) -> list[PlanStep]:
         n = len(plan.subgoals)
         subs = [g.description for g in plan.subgoals]
-        obj = None
-        try:
-            messages, shown, budget, rep = fit_prompt(
-                self.backend, lambda ts, d: steps_all_prompt(goal, ts, subs, d), tools,
-                self.config.max_tokens // 2 * max(1, n), keep=keep)
-        except ContextLengthError as exc:
-            plan.repairs.append(Repair("context", f"level 2 skipped: {exc.message}"))
-        else:
-            plan.repairs += rep
-            if allowed is not None:
+        def schema(shown: list[Tool]) -> dict[str, Any]:
+            ok = allowed
+            if ok is not None:
                 ids = {t.tool_id for t in shown}
-                allowed = {g: [t for t in v if t in ids] or [t.tool_id for t in shown] for g, v in allowed.items()}
-            obj, rep, _ = call_json(self.backend, messages,
-                                    tagged_steps_schema(shown, limit, n, first_id=self.first_id(1), allowed=allowed),
-                                    max_tokens=budget, seed=self.config.seed, on_token=on_token, stats=plan.meta)
-            plan.repairs += rep
-        new: list[PlanStep] = []
-        if obj is not None:
-            try:
-                new, rep = normalize_steps(obj)
-                plan.repairs += rep
-            except PlanError as exc:
-                plan.repairs.append(Repair("json", f"level 2: {exc.message}"))
+                ok = {g: [t for t in v if t in ids] or [t.tool_id for t in shown] for g, v in ok.items()}
+            return tagged_steps_schema(shown, limit, n, first_id=self.first_id(1), allowed=ok)
+
+        new, obj = self.llm_steps(lambda ts, d: steps_all_prompt(goal, ts, subs, d), schema, tools,
+                                  self.config.max_tokens // 2 * max(1, n), plan, on_token, "level 2", keep)
         if not new:
             plan.repairs.append(Repair("fallback", "level 2: no usable step; used the top retrieved tool per sub-goal"))
             steps = self.greedy_steps([g.description for g in plan.subgoals], tools, 1, None,
@@ -207,27 +190,12 @@ class HierarchicalPlanner(BasePlanner):
                 plan.repairs.append(Repair("truncate", f"sub-goal {sg.id} skipped: max_steps={limit} reached"))
                 continue
             done = [(s.id, s.tool_id) for s in steps]
-            obj = None
-            try:
-                messages, shown, budget, rep = fit_prompt(
-                    self.backend, lambda ts, d, done=done, sg=sg: step_prompt(goal, ts, done, sg.description, d),
-                    tools, self.config.max_tokens // 2)
-            except ContextLengthError as exc:
-                plan.repairs.append(Repair("context", f"sub-goal {sg.id} skipped: {exc.message}"))
-            else:
-                plan.repairs += rep
-                obj, rep, _ = call_json(self.backend, messages,
-                                        tool_steps_schema(shown, min(room, MAX_STEPS_PER_SUBGOAL),
-                                                          first_id=self.first_id(len(steps) + 1)),
-                                        max_tokens=budget, seed=self.config.seed, on_token=on_token, stats=plan.meta)
-                plan.repairs += rep
-            new: list[PlanStep] = []
-            if obj is not None:
-                try:
-                    new, rep = normalize_steps(obj)
-                    plan.repairs += rep
-                except PlanError as exc:
-                    plan.repairs.append(Repair("json", f"sub-goal {sg.id}: {exc.message}"))
+            first = len(steps) + 1
+            new, _ = self.llm_steps(
+                lambda ts, d, done=done, sg=sg: step_prompt(goal, ts, done, sg.description, d),
+                lambda shown, room=room, first=first: tool_steps_schema(
+                    shown, min(room, MAX_STEPS_PER_SUBGOAL), first_id=self.first_id(first)),
+                tools, self.config.max_tokens // 2, plan, on_token, f"sub-goal {sg.id}")
             if not new:
                 plan.repairs.append(Repair("fallback", f"sub-goal {sg.id}: no usable step; used the top retrieved tool"))
                 new = self.greedy_steps([sg.description], tools, 0, steps[-1].id if steps else None)
