@@ -56,7 +56,7 @@ def test_fusion_functions() -> None:
 
 
 def test_two_stage_combines_both_signals_and_explains(catalog) -> None:
-    ts = TwoStageSelector(coarse_n=4, encoder=FakeEncoder()).fit(catalog)
+    ts = TwoStageSelector(coarse_n=4, fusion="adaptive", encoder=FakeEncoder()).fit(catalog)
     res = ts.select("convert 20 dollars to euro", top_k=3)
     top = res[0]
     assert top.tool_id == "convert_currency"
@@ -69,11 +69,11 @@ def test_two_stage_combines_both_signals_and_explains(catalog) -> None:
 
 def test_coarse_stage_is_backfilled_by_embedding(catalog) -> None:
     # no query word occurs in any tool text, so BM25 scores are all zero
-    ts = TwoStageSelector(coarse_n=3, encoder=FakeEncoder()).fit(catalog)
+    ts = TwoStageSelector(coarse_n=3, fusion="adaptive", encoder=FakeEncoder()).fit(catalog)
     assert not ts.keyword.scores("umbrella sunny").any()
     assert ts.select("umbrella sunny", top_k=1)[0].tool_id == "get_weather_forecast"
     # with coarse_n=1 the only coarse candidate is the BM25 winner, which the fusion cannot leave
-    one = TwoStageSelector(coarse_n=1, encoder=FakeEncoder()).fit(catalog)
+    one = TwoStageSelector(coarse_n=1, fusion="adaptive", encoder=FakeEncoder()).fit(catalog)
     assert [s.tool_id for s in one.select("stock price", top_k=5)] == ["get_stock_price"]
 
 
@@ -171,7 +171,9 @@ def test_single_intent_query_is_not_split(catalog) -> None:
     assert [(r.tool_id, r.score, r.explanation) for r in on.select(q, 5)] == [(r.tool_id, r.score, r.explanation) for r in off.select(q, 5)]
     assert "sub-query" not in on.select(q, 1)[0].explanation
     cfg = on.config()
-    assert cfg["split"] is True and cfg["subquery_slots"] == 1 and cfg["adaptive_signal"] == "share"
+    assert cfg["split"] is True and cfg["fusion"] == "hybrid" and cfg["hybrid"]["subquery_slots"] >= 0
+    legacy = TwoStageSelector(keyword=kw, embedding=emb, fusion="adaptive").fit(catalog).config()
+    assert legacy["subquery_slots"] == 1 and legacy["adaptive_signal"] == "share"
     with pytest.raises(UsageError):
         TwoStageSelector(encoder=FakeEncoder(), subquery_weight=-1)
     with pytest.raises(UsageError):

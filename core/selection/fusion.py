@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FUSIONS = ("adaptive", "weighted", "rrf", "rerank")
+FUSIONS = ("hybrid", "adaptive", "weighted", "rrf", "rerank")  # hybrid: core/selection/hybrid.py
 
 # adaptive: embedding weight = LO + (HI - LO) * sigmoid((T - matched) / S), where `matched` is the
 # best tool's BM25 score over the query's ideal score (KeywordSelector.ideal_score: every in-vocabulary

@@ -13,6 +13,8 @@ from core.selection.base import Selection, StageScore
 from core.selection.common import candidate_indices, check_catalog, check_query, check_top_k, top_rows
 from core.selection.embedding import EmbeddingSelector
 from core.selection.fusion import ADAPTIVE, ADAPTIVE_BM25, FUSIONS, SIGNALS, fuse, minmax, rank_positions
+from core.selection.hybrid import HybridParams, load_params, weights_id
+from core.selection.hybrid import rank as hybrid_rank
 from core.selection.keyword import KeywordSelector
 from core.selection.subquery import split_intents
 
@@ -29,8 +31,12 @@ COARSE_MODES = ("keyword", "union")
 # every intent gets a slot in the top 5. Dev R@5 (validation / Seal dev / MetaTool dev): BM25 0.760 /
 # 0.861 / 0.631, embedding 0.813 / 0.617 / 0.769, this default 0.920 / 0.918 / 0.783. RRF was worse everywhere; N in 50..200 and
 # coarse "union" changed R@5 by < 0.5 pt.
+# The default fusion is "hybrid" (core/selection/hybrid.py): every tool scored by both stages, each
+# stage standardised against its own best scores, a fixed weighted sum, sub-query merge with slots;
+# its parameters come from core/selection/fusion_weights.json, chosen by leave-one-benchmark-out
+# (bench/selection.py --lobo). The earlier fusions below stay available by name.
 DEFAULT_COARSE_N = 100
-DEFAULT_FUSION = "adaptive"
+DEFAULT_FUSION = "hybrid"
 DEFAULT_WEIGHT = 0.6
 DEFAULT_RRF_K = 60.0
 DEFAULT_COARSE = "keyword"
@@ -69,13 +75,16 @@ class TwoStageSelector:
         self,
         coarse_n: int = DEFAULT_COARSE_N,
         fusion: str = DEFAULT_FUSION,
-        weight: float = DEFAULT_WEIGHT,
+        weight: float | None = None,
         rrf_k: float = DEFAULT_RRF_K,
         coarse: str = DEFAULT_COARSE,
         split: bool = True,
-        subquery_weight: float = DEFAULT_SUBQUERY_WEIGHT,
-        subquery_slots: int = DEFAULT_SUBQUERY_SLOTS,
+        subquery_weight: float | None = None,
+        subquery_slots: int | None = None,
         signal: str = DEFAULT_SIGNAL,
+        norm: str | None = None,
+        norm_k: float | None = None,
+        weights_file: str | None = None,
         keyword: KeywordSelector | None = None,
         embedding: EmbeddingSelector | None = None,
         **embedding_kw: Any,
@@ -86,17 +95,29 @@ class TwoStageSelector:
             raise UsageError(f"unknown coarse mode {coarse!r}; expected one of {COARSE_MODES}")
         if int(coarse_n) <= 0:
             raise UsageError(f"coarse_n must be positive, got {coarse_n}")
-        if not 0.0 <= float(weight) <= 1.0:
+        if weight is not None and not 0.0 <= float(weight) <= 1.0:
             raise UsageError(f"weight must be in [0, 1], got {weight}")
-        if float(subquery_weight) < 0.0:
+        if subquery_weight is not None and float(subquery_weight) < 0.0:
             raise UsageError(f"subquery_weight must be >= 0, got {subquery_weight}")
-        self.coarse_n, self.fusion, self.weight, self.rrf_k, self.coarse = int(coarse_n), fusion, float(weight), float(rrf_k), coarse
+        if subquery_slots is not None and int(subquery_slots) < 0:
+            raise UsageError(f"subquery_slots must be >= 0, got {subquery_slots}")
         if signal not in SIGNALS:
             raise UsageError(f"unknown adaptive signal {signal!r}; expected one of {SIGNALS}")
+        self.coarse_n, self.fusion, self.rrf_k, self.coarse = int(coarse_n), fusion, float(rrf_k), coarse
         self.signal = signal
-        if int(subquery_slots) < 0:
-            raise UsageError(f"subquery_slots must be >= 0, got {subquery_slots}")
-        self.split, self.subquery_weight, self.subquery_slots = bool(split), float(subquery_weight), int(subquery_slots)
+        self.split = bool(split)
+        self.weights_file = weights_file
+        self.hybrid: HybridParams | None = None
+        if fusion == "hybrid":
+            self.hybrid = load_params(weights_file).replace(
+                weight=weight, norm=norm, norm_k=norm_k, subquery_weight=subquery_weight, subquery_slots=subquery_slots
+            )
+            self.weight = self.hybrid.weight
+            self.subquery_weight, self.subquery_slots = self.hybrid.subquery_weight, self.hybrid.subquery_slots
+        else:
+            self.weight = DEFAULT_WEIGHT if weight is None else float(weight)
+            self.subquery_weight = DEFAULT_SUBQUERY_WEIGHT if subquery_weight is None else float(subquery_weight)
+            self.subquery_slots = DEFAULT_SUBQUERY_SLOTS if subquery_slots is None else int(subquery_slots)
         self.keyword = keyword or KeywordSelector()
         self.embedding = embedding or EmbeddingSelector(**embedding_kw)
         self.catalog: Catalog | None = None
@@ -136,7 +157,7 @@ class TwoStageSelector:
         ideal = self.keyword.ideal_score(text) if self.fusion == "adaptive" else None
         return kw, emb, coarse, fuse(kw[coarse], emb[coarse], self.fusion, self.weight, self.rrf_k, ideal=ideal)
 
-    def rank(self, query: str, candidates: Sequence[str] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def rank(self, query: str, candidates: Sequence[str] | None = None, depth: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Candidates in final order, plus per-stage scores aligned with them.
 
         Keyword/embedding scores and ranks are the whole query's; ``subquery`` is the index (into
@@ -145,6 +166,8 @@ class TwoStageSelector:
         if self.catalog is None:
             raise UsageError("selector 'two_stage' is not fitted on a catalog")
         rows = candidate_indices(self.catalog, self.index, candidates)
+        if self.hybrid is not None:
+            return self._rank_hybrid(query, rows, depth)
         subs = self.subqueries(query)
         vecs = np.asarray(self.embedding.encoder.encode([query, *subs]), dtype=np.float32)  # one batch
         kw, emb, coarse, fused = self._fused(query, vecs[0], rows)
@@ -181,6 +204,8 @@ class TwoStageSelector:
                     head.append(order[i])
             taken = set(head)
             order = np.asarray(head + [i for i in order if i not in taken], dtype=np.int64)
+        if depth is not None:
+            order = order[:depth]
         ranked = cand[order]
         return ranked, {
             "keyword": kw[ranked],
@@ -192,11 +217,51 @@ class TwoStageSelector:
             "subquery_rank": sub_rank[ranked],
             "subquery_score": sub_score[ranked],
             "subqueries": subs,
+            "slot": np.full(len(ranked), -1),
+        }
+
+    def _rank_hybrid(self, query: str, rows: np.ndarray, depth: int | None) -> tuple[np.ndarray, dict[str, Any]]:
+        """The hybrid fusion over every candidate row (core/selection/hybrid.py)."""
+        from core.selection.tuning import rank_scores
+
+        p = self.hybrid
+        assert p is not None
+        subs = self.subqueries(query) if (p.subquery_weight > 0 or p.subquery_slots > 0) else []
+        vecs = np.asarray(self.embedding.encoder.encode([query, *subs]), dtype=np.float32)  # one batch
+        kw = np.stack([self.keyword.scores(t)[rows] for t in [query, *subs]])
+        emb = np.stack([self.embedding.scores(t, vecs[j])[rows] for j, t in enumerate([query, *subs])])
+        r = hybrid_rank(kw, emb, p, depth)
+        o = r.order
+        n = len(rows)
+
+        def ranks_in(x: np.ndarray) -> np.ndarray:  # 1-based rank among the candidates, ties by position
+            idx = np.arange(n)
+            return np.asarray([int(np.sum((x > x[i]) | ((x == x[i]) & (idx < i)))) + 1 for i in o.tolist()], dtype=np.int64)
+
+        if len(subs):
+            best_sub = r.sub[:, o].argmax(axis=0)
+            sub_rank = np.asarray([int(np.sum(r.sub[j] > r.sub[j, i])) + 1 for j, i in zip(best_sub.tolist(), o.tolist(), strict=True)])
+            sub_score = r.sub[best_sub, o]
+        else:
+            best_sub = np.full(len(o), -1)
+            sub_rank = np.zeros(len(o), dtype=np.int64)
+            sub_score = np.full(len(o), -1.0)
+        return rows[o], {
+            "keyword": kw[0, o],
+            "embedding": emb[0, o],
+            "fused": rank_scores(r.score, o),
+            "keyword_rank": ranks_in(kw[0]),
+            "embedding_rank": ranks_in(emb[0]),
+            "subquery": best_sub,
+            "subquery_rank": sub_rank,
+            "subquery_score": sub_score,
+            "subqueries": subs,
+            "slot": np.asarray([r.slotted.get(int(i), -1) for i in o.tolist()], dtype=np.int64),
         }
 
     def select(self, query: str, top_k: int = 5, candidates: Sequence[str] | None = None) -> list[Selection]:
         query, top_k = check_query(query), check_top_k(top_k)
-        ranked, st = self.rank(query, candidates)
+        ranked, st = self.rank(query, candidates, depth=top_k)
         cat = self.catalog
         assert cat is not None  # rank() raised otherwise
         subs: list[str] = st["subqueries"]
@@ -207,17 +272,31 @@ class TwoStageSelector:
             kw_r, emb_r = int(st["keyword_rank"][i]), int(st["embedding_rank"][i])
             kw_s, emb_s, f_s = float(st["keyword"][i]), float(st["embedding"][i]), float(st["fused"][i])
             kw_txt = f"keyword #{kw_r} (BM25 {kw_s:.2f}" + (f"; matched {', '.join(terms)})" if terms else "; no term matched)")
-            why = f"{kw_txt} · embedding #{emb_r} (cosine {emb_s:.3f}) · fused #{rank} ({self.fusion} {f_s:.3f})"
+            label = f"hybrid {self.hybrid.norm}" if self.hybrid is not None else self.fusion
+            why = f"{kw_txt} · embedding #{emb_r} (cosine {emb_s:.3f}) · fused #{rank} ({label} {f_s:.3f})"
             stages = [StageScore("keyword", kw_s, kw_r), StageScore("embedding", emb_s, emb_r), StageScore("fused", f_s, rank)]
             j, sub_r = int(st["subquery"][i]), int(st["subquery_rank"][i])
             if subs and j >= 0 and sub_r > 0:
                 sub_terms = self.keyword.matched_terms(subs[j], int(r))
                 why += f' · sub-query {j + 1}/{len(subs)} "{subs[j]}" #{sub_r}' + (f" (matched {', '.join(sub_terms)})" if sub_terms else "")
+                if int(st["slot"][i]) >= 0:
+                    why += f" · slot kept for sub-query {int(st['slot'][i]) + 1}"
                 stages.append(StageScore(f"subquery {j + 1}", float(st["subquery_score"][i]), sub_r))
             out.append(Selection(cat.tools[r].tool_id, f_s, rank, stages, terms, explanation=why))
         return out
 
     def config(self) -> dict[str, Any]:
+        if self.hybrid is not None:
+            return {
+                "name": self.name,
+                "fusion": "hybrid",
+                "hybrid": self.hybrid.to_dict(),
+                "weights": weights_id(self.weights_file),
+                "split": self.split,
+                "subquery_rules": "subquery/v1" if self.split else None,
+                "keyword": self.keyword.config(),
+                "embedding": self.embedding.config(),
+            }
         return {
             "name": self.name,
             "coarse_n": self.coarse_n,
