@@ -32,17 +32,17 @@ def pct(xs: list[float], q: float) -> float:
 
 def plan_latency(model: str, goals: list[str], threads: int) -> dict:
     from core.catalog import load_catalog
-    from core.llm.engine.client import EngineBackend, EngineProcess
-    from core.llm.llamacpp import LlamaCppBackend
-    from core.llm.models import resolve_model
+    from core.llm.engine.client import EngineProcess
+    from core.llm.factory import make_backend
     from core.planning.registry import make_planner, make_selector
 
     catalog = load_catalog()
     selector = make_selector(catalog, None)
-    resolved = resolve_model(model)
     engine = EngineProcess()
-    arms = {"inprocess": LlamaCppBackend(resolved, n_threads=threads, context_tag="bench-in"),
-            "child": EngineBackend(resolved, n_threads=threads, context_tag="bench-child", engine=engine)}
+    arms = {"inprocess": make_backend(model, isolation="inprocess", cache=False, n_threads=threads,
+                                      context_tag="bench-in"),
+            "child": make_backend(model, isolation="child", cache=False, n_threads=threads, context_tag="bench-child",
+                                  engine=engine)}
     planners = {k: make_planner("hierarchical", catalog, selector=selector, backend=b) for k, b in arms.items()}
     times: dict[str, list[float]] = {k: [] for k in arms}
     same = 0

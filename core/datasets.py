@@ -132,7 +132,7 @@ class Dataset:
 def load_dataset(path: str | Path, *, task: str | None = None) -> Dataset:
     """Load and validate a dataset JSONL. With `task`, every line must be of that task type."""
     p = Path(path)
-    from core.handwritten import handwritten_dataset, is_handwritten_file
+    from core.handwritten import is_handwritten_file
 
     if is_handwritten_file(p):  # assets/handwritten/plans.jsonl: converted to `task` (default task_planning)
         return handwritten_dataset(p, task=task)
@@ -146,6 +146,18 @@ def load_dataset(path: str | Path, *, task: str | None = None) -> Dataset:
             raise DataError(f"duplicate id {obj['id']!r} (first on line {seen[obj['id']]})", path=str(p), line=lineno, field="id")
         seen[obj["id"]] = lineno
         samples.append(obj)
+    return Dataset(path=str(p), samples=samples, sha256=file_sha256(p), tasks=Counter(s["task"] for s in samples))
+
+
+def handwritten_dataset(path: str | Path | None = None, *, task: str | None = None,
+                        catalog: Catalog | None = None) -> Dataset:
+    """The hand-written planning set (core/handwritten.py) as a Dataset of one task type (default task_planning)."""
+    from core.handwritten import handwritten_path, load_handwritten, to_samples
+
+    p = Path(path) if path is not None else handwritten_path()
+    samples = to_samples(load_handwritten(p, catalog=catalog), task or "task_planning")
+    for s in samples:
+        validate_sample(s, path=str(p))
     return Dataset(path=str(p), samples=samples, sha256=file_sha256(p), tasks=Counter(s["task"] for s in samples))
 
 

@@ -13,7 +13,8 @@ and an empty plan. The format, the writing rules and the date convention are in
 assets/handwritten/README.md. Every problem raises DataError naming the file, the line and the field.
 
 `sage-tui eval --split handwritten` (or `--dataset assets/handwritten/plans.jsonl`) evaluates on it:
-`core.datasets` recognises the file and converts it with `handwritten_dataset()`.
+`core.datasets` recognises the file and converts it with its `handwritten_dataset()` (this module never
+imports core.datasets, so the two have no import circle).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 from core.catalog import Catalog
 from core.errors import DataError, NotFoundError
-from core.jsonl import file_sha256, iter_jsonl
+from core.jsonl import iter_jsonl
 from core.paths import assets_dir
 
 REFERENCE_DATE = "2025-10-15"  # "today" for every relative date in the set (a Wednesday), see the README
@@ -279,19 +280,6 @@ def is_handwritten_file(path: str | Path) -> bool:
     except (OSError, ValueError):
         return False
     return False
-
-
-def handwritten_dataset(path: str | Path | None = None, *, task: str | None = None,
-                        catalog: Catalog | None = None):  # -> core.datasets.Dataset
-    """The set as a `core.datasets.Dataset` of one task type (default task_planning)."""
-    from core.datasets import Dataset, validate_sample
-
-    p = Path(path) if path is not None else handwritten_path()
-    samples = to_samples(load_handwritten(p, catalog=catalog), task or "task_planning")
-    for s in samples:
-        validate_sample(s, path=str(p))
-    return Dataset(path=str(p), samples=samples, sha256=file_sha256(p),
-                   tasks=Counter(s["task"] for s in samples))
 
 
 def gold_with_alternatives(sample: dict[str, Any], pred_tools: Iterable[str]) -> list[dict[str, Any]]:

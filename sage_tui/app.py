@@ -42,6 +42,14 @@ class SageApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Leave sage-tui"),
     ]
 
+    @classmethod
+    def binding_sources(cls) -> list[tuple[str, type]]:
+        """(scope, class) of every class that declares workstation bindings (help screen, palette, checks)."""
+        from sage_tui.screens import screen_classes
+        from sage_tui.widgets import WIDGET_CLASSES
+
+        return [("global", cls), *((c.SCOPE, c) for c in screen_classes()), *((c.SCOPE, c) for c in WIDGET_CLASSES)]
+
     def __init__(
         self,
         db: Path | None = None,

@@ -27,15 +27,6 @@ def _bindings(cls: type[DOMNode]) -> Iterator[Binding]:
             yield b
 
 
-def binding_sources() -> list[tuple[str, type[DOMNode]]]:
-    """(scope, class) of every class that declares workstation bindings."""
-    from sage_tui.app import SageApp
-    from sage_tui.screens import screen_classes
-    from sage_tui.widgets import WIDGET_CLASSES
-
-    return [("global", SageApp), *((c.SCOPE, c) for c in screen_classes()), *((c.SCOPE, c) for c in WIDGET_CLASSES)]
-
-
 def effective_key(app: App | None, binding: Binding) -> str:
     """The key after the user's keymap override (App.set_keymap) is applied."""
     if app is not None and binding.id and binding.id in app._keymap:
@@ -44,8 +35,13 @@ def effective_key(app: App | None, binding: Binding) -> str:
 
 
 def all_actions(app: App | None = None, sources: Iterable[tuple[str, type[DOMNode]]] | None = None) -> list[BoundAction]:
+    """Every binding of `sources` ((scope, class) pairs; default: the app's own `binding_sources()`), with the
+    key after the app's keymap overrides. This module imports nothing of the app, so there is no import circle."""
+    if sources is None:
+        get = getattr(app, "binding_sources", None)
+        sources = get() if callable(get) else []
     out: list[BoundAction] = []
-    for scope, cls in sources if sources is not None else binding_sources():
+    for scope, cls in sources:
         for b in _bindings(cls):
             out.append(BoundAction(scope, b.id or "", effective_key(app, b), b.action, b.description))
     return out

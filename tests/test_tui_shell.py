@@ -14,7 +14,7 @@ from core.errors import ConfigError
 from sage_tui.app import SageApp
 from sage_tui.commands_palette import SageCommands
 from sage_tui.config import UIConfig, load_config
-from sage_tui.keymap import all_actions, binding_sources, check_bindings
+from sage_tui.keymap import all_actions, check_bindings
 from sage_tui.screens.catalog import CatalogScreen
 from sage_tui.screens.help import HelpScreen
 
@@ -42,11 +42,13 @@ def test_config_file_parsed_and_validated(tmp_path: Path) -> None:
 
 
 def test_every_binding_has_id_and_description() -> None:
-    sources = binding_sources()
+    from sage_tui.app import SageApp
+
+    sources = SageApp.binding_sources()
     assert {scope for scope, _ in sources} >= {"global", "plan", "train", "dashboard", "catalog", "compare", "help"}
     for _, cls in sources:
         check_bindings(cls.BINDINGS)
-    ids = [a.binding_id for a in all_actions()]
+    ids = [a.binding_id for a in all_actions(sources=sources)]
     assert len(ids) == len(set(ids)), "binding ids must be unique"
 
 

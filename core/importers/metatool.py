@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DataError, NotFoundError
-from core.importers import ImportResult, read_json, unique_ids
+from core.importers.common import ImportResult, read_json, unique_ids
 
 EVAL_EVERY = 5
 

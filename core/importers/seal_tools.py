@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DataError, NotFoundError
-from core.importers import ImportResult, unique_ids
+from core.importers.common import ImportResult, unique_ids
 from core.jsonl import iter_jsonl
 
 SPLITS = ("dev", "test_in_domain", "test_out_domain")
