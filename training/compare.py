@@ -41,7 +41,7 @@ def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, se
     parent = store.create_run("train", {"compare": preset, "methods": methods, "seeds": seeds}, name=f"compare-{preset}")
     t0 = time.perf_counter()
     out: list[dict[str, Any]] = []
-    try:
+    with store.finishing(parent):
         for seed in range(seeds):
             for m in methods:
                 cfg = apply_method(base, m)
@@ -58,12 +58,6 @@ def run_compare(preset: str, store: Any, *, methods: list[str] | None = None, se
                                        "budget": cfg.coreset.budget, "stratify": cfg.coreset.stratify, "continual": cfg.continual.enabled,
                                        "split": cfg.eval.split},
                             "n": n, "metrics": {k: metrics[k] for k in sorted(metrics)}})
-    except KeyboardInterrupt:
-        store.finish_run(parent, "interrupted", error="interrupted by user")
-        raise
-    except Exception as exc:
-        store.finish_run(parent, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
     store.log_metrics(parent, {"wall_seconds": time.perf_counter() - t0})
     store.finish_run(parent, "completed")
     return out

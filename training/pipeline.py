@@ -111,7 +111,7 @@ def run_training(
         rid = store.create_run("train", cfg.to_dict(), method=cfg.method, name=cfg.name, tags=tags,
                                run_id=run_id, parent_id=parent_id)
     out_dir = Path(cfg.output.dir) if cfg.output.dir else cache_dir() / "runs" / rid
-    try:
+    with store.finishing(rid, log_errors=True):
         model_dir = resolve_base_model(cfg.model.base)
         samples, path, sha = load_training_samples(cfg)
         if cfg.coreset.strategy != "none":
@@ -121,16 +121,6 @@ def run_training(
         store.update_run(rid, dataset_hash=sha, config={**cfg.to_dict(), "out_dir": str(out_dir), "data_path": path})
         out_dir.mkdir(parents=True, exist_ok=True)
         res = _train(cfg, store, rid, model_dir, samples, out_dir, log, cancel, resume, reuse_base)
-    except SageError as exc:
-        store.log_event(rid, str(exc), level="error")
-        store.finish_run(rid, "failed", error=str(exc))
-        raise
-    except KeyboardInterrupt:
-        store.finish_run(rid, "interrupted", error="interrupted by user")
-        raise
-    except Exception as exc:
-        store.finish_run(rid, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
     if res.status == "cancelled":
         store.finish_run(rid, "interrupted", error="stopped by user; resume with `sage-tui train resume`")
     return res

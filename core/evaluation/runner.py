@@ -137,7 +137,7 @@ def run_evaluation(
     finished = len(done)
     if progress:
         progress(finished, total)
-    try:
+    with store.finishing(run_id, before=flush):
         for s in samples:
             if s["id"] in done:
                 continue
@@ -152,14 +152,6 @@ def run_evaluation(
             if progress:
                 progress(finished, total)
         flush()
-    except KeyboardInterrupt:
-        flush()
-        store.finish_run(run_id, "interrupted", error="interrupted by user")
-        raise
-    except BaseException as exc:
-        flush()
-        store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
     results = _load_results(store, run_id)
     metrics = evaluator.aggregate(results)
     lat = sorted(r.latency_ms for r in results if r.latency_ms is not None)

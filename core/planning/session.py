@@ -169,7 +169,17 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
               "timing": request.timing}
     run_id = store.create_run("plan", config, task="task_planning", method=request.planner, name=request.goal[:60],
                               catalog_hash=catalog.hash, tags=list(request.tags))
-    try:
+
+    def failed() -> None:
+        import sys
+
+        exc = sys.exc_info()[1]
+        status = "interrupted" if isinstance(exc, Cancelled | KeyboardInterrupt | InterruptedError) else "failed"
+        error = str(exc) if isinstance(exc, SageError) else f"{type(exc).__name__}: {exc}"
+        emit(FailedEvent(error, run_id, status, int(getattr(exc, "exit_code", 130 if status == "interrupted" else 1))))
+
+    with store.finishing(run_id, before=failed, interrupts=(Cancelled, KeyboardInterrupt, InterruptedError),
+                         log_errors=True):
         if backend is not None:
             _prepare(backend, emit)
         emit(StageEvent("planning", request.planner))
@@ -185,14 +195,6 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
         timing = _timing(request, catalog, selector, plan, timing_backend, emit, check)
         check()
         status = _store(store, run_id, plan, timing, time.perf_counter() - t0)
-    except BaseException as exc:
-        status = "interrupted" if isinstance(exc, Cancelled | KeyboardInterrupt | InterruptedError) else "failed"
-        error = str(exc) if isinstance(exc, SageError) else f"{type(exc).__name__}: {exc}"
-        store.log_event(run_id, "error", level="error", payload={"error": error, "type": type(exc).__name__})
-        store.finish_run(run_id, status, error=error)
-        code = int(getattr(exc, "exit_code", 130 if status == "interrupted" else 1))
-        emit(FailedEvent(error, run_id, status, code))
-        raise
     seconds = time.perf_counter() - t0
     emit(DoneEvent(plan, run_id, status, seconds))
     return PlanOutcome(plan, run_id, status, timing, seconds)

@@ -14,7 +14,8 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -225,6 +226,31 @@ class RunStore:
                 fields[k] = json.dumps(fields[k], sort_keys=True, default=str)
         sets = ", ".join(f"{k} = ?" for k in fields)
         self._write([(f"UPDATE runs SET {sets} WHERE id = ?", (*fields.values(), run_id))])
+
+    @contextmanager
+    def finishing(self, run_id: str, *, before: Callable[[], None] | None = None,
+                  interrupts: tuple[type[BaseException], ...] = (KeyboardInterrupt,),
+                  log_errors: bool = False) -> Iterator[None]:
+        """Run the block; on an exception mark the run `interrupted` (types in `interrupts`, e.g. Ctrl-C) or
+        `failed` with the error, then re-raise. `before` runs first (flush buffered results); `log_errors`
+        also stores the error as an event. The block's success leaves the status to the caller."""
+        try:
+            yield
+        except BaseException as exc:
+            if before is not None:
+                before()
+            from core.errors import SageError
+
+            if isinstance(exc, interrupts):
+                status, error = "interrupted", (str(exc) or "interrupted by user")
+                if isinstance(exc, KeyboardInterrupt):
+                    error = "interrupted by user"
+            else:
+                status, error = "failed", str(exc) if isinstance(exc, SageError) else f"{type(exc).__name__}: {exc}"
+            if log_errors:
+                self.log_event(run_id, error, level="error", payload={"error": error, "type": type(exc).__name__})
+            self.finish_run(run_id, status, error=error)
+            raise
 
     def finish_run(self, run_id: str, status: str = "completed", error: str | None = None) -> None:
         if status not in RUN_STATUSES:
