@@ -220,3 +220,15 @@ async def test_tui_survives_a_killed_engine_and_stores_the_run_failed(tmp_path: 
     runs = sorted(RunStore(tmp_path / "runs.db").list_runs(kind="plan"), key=lambda r: r["started"])
     assert [r["status"] for r in runs] == ["failed", "completed"]
     assert "SIGSEGV" in runs[0]["error"] and runs[1]["method"] == "greedy"
+
+
+@pytest.mark.slow
+def test_llama_cpp_chatter_stays_off_the_users_stderr(tmp_path: Path) -> None:
+    """llama.cpp logs (e.g. `llama_kv_cache_iswa: using full-size SWA cache`) go to the engine's log file."""
+    r = _cli(["decide", "what is the weather in Paris right now?", "--strategy", "llm", "--json"],
+             {"SAGE_TUI_ENGINE": "child", "SAGE_TUI_CACHE": str(tmp_path / "cache")}, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "llama" not in r.stderr.lower() and "ggml" not in r.stderr.lower(), r.stderr
+    assert json.loads(r.stdout)["strategy"] == "llm"
+    logs = list((tmp_path / "cache" / "engine").glob("worker-*.log"))
+    assert logs  # the chatter went somewhere a person can read it
