@@ -1,6 +1,6 @@
 """Typed training configuration loaded from TOML; unknown keys are errors naming the key.
 
-Presets live in `assets/configs/*.toml` (quick_cpu, full_gpu, ship_gemma).
+Presets live in `assets/configs/*.toml` (quick_cpu, medium_cpu, full_gpu, ship_gemma, ...).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ METHOD_SETTINGS: dict[str, dict[str, Any]] = {
 }
 METHODS = tuple(METHOD_SETTINGS)
 STRATEGIES = ("none", "loss_topk", "diversity", "hybrid", "random")
+PLAN_BACKENDS = ("hf", "llamacpp", "auto")
+EVAL_PLANNERS = ("flat", "hierarchical", "hierarchical_per_subgoal")
+# the compare tiers (`sage-tui train compare --quick | --medium | --full`) -> preset in assets/configs
+TIERS = {"quick": "quick_cpu", "medium": "medium_cpu", "full": "full_gpu"}
 
 
 @dataclass
@@ -113,6 +117,18 @@ class EvalConfig:
     selection_split: str = ""  # per-task split overrides (empty: `split`)
     timing_split: str = ""
     planning_split: str = ""
+    # generated plans (`task_planning` > 0): "hf" = greedy HF generate on the model in memory (~27 s a plan on
+    # the 2-core CPU); "llamacpp" = the product path: the adapter exported to GGUF, loaded by llama.cpp on the
+    # bundled base (guided decoding, ~2.5 s a plan), planned by `planner`; "auto" = llamacpp when the base is
+    # the bundled Gemma, else hf
+    plan_backend: str = "hf"
+    planner: str = "flat"  # flat (the `flat` training view) | hierarchical (views subgoals + steps)
+    plan_batch: int = 1  # hf: plans generated per batch (left-padded; > 1 pays off on a GPU)
+    plan_threads: int = 0  # llama.cpp threads for generated plans (0: train.threads, else llama.cpp's default)
+    # external sets (folders written by `sage-tui data import`: catalog.jsonl + tool_retrieval.jsonl): top-1
+    # tool choice of the trained model among the BM25 top-10 of that catalog; metrics `ext/<name>/acc@1` ...
+    external: list[str] = field(default_factory=list)
+    external_samples: int = 200  # first N rows of each external set (0 = all)
 
 
 @dataclass
@@ -174,6 +190,10 @@ class Config:
             v = getattr(self.eval, fld)
             if v not in ("test", "test_extended", "validation") and not (v == "" and fld != "split"):
                 raise bad("expected test, test_extended or validation", f"eval.{fld}")
+        if self.eval.plan_backend not in PLAN_BACKENDS:
+            raise bad(f"expected one of {PLAN_BACKENDS}", "eval.plan_backend")
+        if self.eval.planner not in EVAL_PLANNERS:
+            raise bad(f"expected one of {EVAL_PLANNERS}", "eval.planner")
         if not 0 <= self.data.timing_share < 1:
             raise bad("must be >= 0 and < 1", "data.timing_share")
         from training.prompts_bridge import PLAN_VIEWS

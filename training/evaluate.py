@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from core.errors import NotFoundError
@@ -47,6 +48,7 @@ class EvalSizes:
     max_new_tokens: int = 200
     plan_scored: int = 0  # planning samples scored teacher-forced (gold plan likelihood, no generation); <= 0: off
     splits: dict[str, str] | None = None  # per-task split override (task -> split name)
+    plan_batch: int = 1  # HF generation: plans per batch (left-padded)
 
     @classmethod
     def full(cls) -> EvalSizes:
@@ -145,6 +147,30 @@ class ModelScorer:
             hit = int((logits.argmax(-1) == target).sum())
         return float(nll), len(ans), hit
 
+    def generate_many(self, prompts: Sequence[Sequence[dict[str, Any]]], max_new_tokens: int = 200,
+                      batch: int = 8) -> list[str]:
+        """Greedy decoding of several prompts, `batch` at a time (left padding; the same text as `generate`
+        up to numerical noise of padded attention)."""
+        import torch
+
+        if batch <= 1:
+            return [self.generate(m, max_new_tokens) for m in prompts]
+        stop = [t for t in {self.tok.convert_tokens_to_ids(self.end) if self.end else None, self.tok.eos_token_id}
+                if t is not None]
+        pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+        ids = [self.prompt_ids(m) for m in prompts]
+        out: list[str] = []
+        for i in range(0, len(ids), batch):
+            chunk = ids[i: i + batch]
+            w = max(len(c) for c in chunk)
+            inp = torch.tensor([[pad] * (w - len(c)) + c for c in chunk], device=self.device)
+            mask = torch.tensor([[0] * (w - len(c)) + [1] * len(c) for c in chunk], device=self.device)
+            with torch.no_grad():
+                gen = self.model.generate(input_ids=inp, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                          do_sample=False, eos_token_id=stop, use_cache=True, pad_token_id=pad)
+            out += [self.tok.decode(row[w:], skip_special_tokens=True) for row in gen]
+        return out
+
     def generate(self, messages: Sequence[dict[str, Any]], max_new_tokens: int = 200) -> str:
         """Greedy decoding until the end-of-turn marker."""
         import torch
@@ -198,15 +224,24 @@ def eval_timing(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, selec
             "margin": lp_true - lp_false}
 
 
-def eval_planning(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, max_new_tokens: int) -> dict[str, Any]:
-    from core.errors import PlanError
+def planning_prompt(sample: dict[str, Any], catalog: Any) -> list[dict[str, Any]]:
     from core.llm.prompts import plan_prompt
+
+    cands = [t for t in sample.get("candidate_tools") or [] if t in catalog]
+    return plan_prompt(sample["instruction"], [catalog.get(t) for t in cands])
+
+
+def eval_planning(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, max_new_tokens: int,
+                  text: str | None = None) -> dict[str, Any]:
+    """A plan generated greedily by the HF model (or the given `text`, generated in a batch), repaired, scored."""
+    from core.errors import PlanError
     from core.metrics.planning import gold_steps, plan_metrics
     from core.planning.dag import repair_dependencies
     from core.planning.repair import normalize_steps, repair_json
 
     cands = [t for t in sample.get("candidate_tools") or [] if t in catalog]
-    text = scorer.generate(plan_prompt(sample["instruction"], [catalog.get(t) for t in cands]), max_new_tokens)
+    if text is None:
+        text = scorer.generate(planning_prompt(sample, catalog), max_new_tokens)
     repairs: list[str] = []
     try:
         obj, rep = repair_json(text)
@@ -223,6 +258,55 @@ def eval_planning(scorer: ModelScorer, sample: dict[str, Any], catalog: Any, max
     m = plan_metrics(kept, gold, catalog, cands)
     return {"ok": m["exact_match"] == 1.0, "metrics": m, "pred": [s.__dict__ for s in kept], "raw": text[:600],
             "repairs": repairs}
+
+
+def eval_planning_planner(planner: Any, sample: dict[str, Any], catalog: Any) -> dict[str, Any]:
+    """A generated plan through a `core.planning` planner (the product path: llama.cpp with the trained
+    adapter, guided decoding, repair, DAG). A plan where the model gave no usable step (the planner's
+    greedy `fallback`) is scored as the empty plan: the fallback is the retriever's plan, not the model's."""
+    from core.errors import SageError
+    from core.metrics.planning import gold_steps, plan_metrics
+
+    cands = [t for t in sample.get("candidate_tools") or [] if t in catalog]
+    meta: dict[str, Any] = {}
+    try:
+        plan = planner.plan(sample["instruction"], candidates=cands or None)
+        steps, repairs, meta = list(plan.steps), [r.kind for r in plan.repairs], plan.meta
+    except SageError as exc:  # an engine crash or a context error scores 0 and keeps the evaluation going
+        steps, repairs = [], [f"error: {exc}"]
+    fallback = "fallback" in repairs
+    if fallback:
+        steps = []
+    m = plan_metrics(steps, gold_steps(sample), catalog, cands)
+    m["fallback"] = float(fallback)
+    return {"ok": m["exact_match"] == 1.0, "metrics": m, "pred": [s.__dict__ for s in steps], "repairs": repairs,
+            "llm_calls": meta.get("llm_calls", 0), "completion_tokens": meta.get("completion_tokens", 0)}
+
+
+class LlamaPlanGenerator:
+    """Generated plans on llama.cpp: the trained peft adapter exported to a GGUF LoRA (training/lora_gguf) and
+    applied at run time to the bundled base GGUF in an engine child of its own (closed with `close()`, so a
+    comparison does not keep one loaded model per method), planned by `planner` with guided decoding."""
+
+    def __init__(self, gguf: str | Path, catalog: Any, *, planner: str = "flat", max_tokens: int = 256,
+                 threads: int = 0, base_model: str = "gemma3-270m") -> None:
+        from core.llm.engine.client import EngineProcess
+        from core.llm.factory import make_backend
+        from core.planning.base import PlannerConfig
+        from core.planning.registry import make_planner, make_selector
+
+        self.proc = EngineProcess()
+        opts: dict[str, Any] = {"n_threads": threads} if threads else {}
+        self.backend = make_backend(base_model, str(gguf), purpose="plan", isolation="child", cache=False,
+                                    engine=self.proc, **opts)
+        self.planner = make_planner(planner, catalog, selector=make_selector(catalog, "keyword"), backend=self.backend,
+                                    config=PlannerConfig(max_tokens=max_tokens))
+
+    def __call__(self, sample: dict[str, Any], catalog: Any) -> dict[str, Any]:
+        return eval_planning_planner(self.planner, sample, catalog)
+
+    def close(self) -> None:
+        self.proc.close()
 
 
 def eval_plan_scored(scorer: ModelScorer, sample: dict[str, Any], catalog: Any) -> dict[str, Any]:
@@ -254,8 +338,14 @@ def _load(task: str, split: str, n: int) -> list[dict[str, Any]]:
 
 
 def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes | None = None,
-                   progress: Callable[[str, int, int], None] | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
-    """(summary metrics with public names, per-sample rows for `RunStore.add_sample_results`)."""
+                   progress: Callable[[str, int, int], None] | None = None,
+                   plan_fn: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
+                   external: Sequence[tuple[str, Any, list[dict[str, Any]]]] = ()) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """(summary metrics with public names, per-sample rows for `RunStore.add_sample_results`).
+
+    `plan_fn(sample, catalog)`: how generated plans are made (default: HF greedy generation on `scorer`;
+    `LlamaPlanGenerator` for llama.cpp). `external`: (name, catalog, samples) of imported sets, scored as
+    the trained model's top-1 among the catalog's BM25 top-`RETRIEVAL_POOL` (`ext/<name>/<metric>`)."""
     from core.catalog import load_catalog_cached
     from core.metrics.timing import confusion, timing_metrics
     from core.planning.registry import make_selector
@@ -313,13 +403,31 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
         summary["timing_margin"], ci = mean_ci(signed)
         if len(signed) >= 2:
             summary["ci95/timing_margin"] = ci
-    pla = run("task_planning", load("task_planning", sizes.task_planning),
-              lambda s: eval_planning(scorer, s, catalog, sizes.max_new_tokens))
-    mean(pla, PLAN_METRICS)
+    plans = load("task_planning", sizes.task_planning)
+    texts: dict[str, str] = {}
+    if plan_fn is None and sizes.plan_batch > 1 and plans:
+        t0 = time.perf_counter()
+        gen = scorer.generate_many([planning_prompt(s, catalog) for s in plans], sizes.max_new_tokens, sizes.plan_batch)
+        texts = {str(s["id"]): g for s, g in zip(plans, gen, strict=True)}
+        summary["eval_seconds/plan_generation"] = time.perf_counter() - t0
+    pla = run("task_planning", plans,
+              (lambda s: plan_fn(s, catalog)) if plan_fn is not None
+              else (lambda s: eval_planning(scorer, s, catalog, sizes.max_new_tokens, texts.get(str(s["id"])))))
+    mean(pla, (*PLAN_METRICS, "fallback"))
     tf = run("task_planning_scored", load("task_planning", sizes.plan_scored if sizes.plan_scored > 0 else -1),
              lambda s: eval_plan_scored(scorer, s, catalog))
     mean(tf, ("plan_token_acc", "plan_nll"))
-    add_intervals(summary, sel, tim, tf)
+    for name, ext_catalog, ext_samples in external:
+        from core.selection.keyword import KeywordSelector
+
+        bm25 = KeywordSelector().fit(ext_catalog)
+        ers = run(f"ext:{name}", ext_samples,
+                  lambda s, c=ext_catalog, b=bm25: eval_selection(
+                      scorer, s, c, [x.tool_id for x in b.select(s["instruction"], top_k=RETRIEVAL_POOL)]))
+        mean(ers, METRIC_NAMES, f"ext/{name}/")
+        if ers:
+            summary[f"eval_n/ext:{name}"] = float(len(ers))
+    add_intervals(summary, sel, tim, tf, pla)
     for task, rs in (("tool_selection", sel), ("tool_retrieval", ret), ("timing_judgment", tim), ("task_planning", pla),
                      ("task_planning_scored", tf)):
         if rs:
@@ -327,12 +435,29 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
     return summary, rows
 
 
+def load_external(folder: str | Path, n: int = 0) -> tuple[str, Any, list[dict[str, Any]]]:
+    """(name, catalog, first `n` rows) of an imported external set: `catalog.jsonl` + `tool_retrieval.jsonl`
+    in `folder` (written by `sage-tui data import metatool|seal-tools DIR --out folder`)."""
+    from core.catalog import load_catalog
+    from core.datasets import load_dataset
+
+    d = Path(folder).expanduser()
+    for f in ("catalog.jsonl", "tool_retrieval.jsonl"):
+        if not (d / f).is_file():
+            raise NotFoundError(f"{d / f}: not found", hint="import the set first: sage-tui data import KIND SRC --out DIR")
+    catalog = load_catalog(d / "catalog.jsonl")
+    rows = [s for s in load_dataset(d / "tool_retrieval.jsonl").samples if s.get("gold", {}).get("tools")]
+    return d.name, catalog, rows[:n] if n else rows
+
+
 def add_intervals(summary: dict[str, float], sel: list[dict[str, Any]], tim: list[dict[str, Any]],
-                  tf: list[dict[str, Any]]) -> None:
+                  tf: list[dict[str, Any]], pla: Sequence[dict[str, Any]] = ()) -> None:
     """`ci95/<metric>`: half-width of the 95 % CI of the per-sample mean (sampling noise of the
-    evaluation set, not seed variance) for acc@1, mrr, timing accuracy and the scored plan metrics."""
+    evaluation set, not seed variance) for acc@1, mrr, timing accuracy, the scored plan metrics and the
+    generated plans' executability / node F1 / edge F1 / exact match."""
     for name, rs, key in (("acc@1", sel, "acc@1"), ("mrr", sel, "mrr"), ("accuracy", tim, "correct"),
-                          ("plan_token_acc", tf, "plan_token_acc"), ("plan_nll", tf, "plan_nll")):
+                          ("plan_token_acc", tf, "plan_token_acc"), ("plan_nll", tf, "plan_nll"),
+                          *((k, pla, k) for k in ("executability", "node_f1", "edge_f1", "exact_match"))):
         vals = [float(r["metrics"][key]) for r in rs if key in r["metrics"]]
         if len(vals) >= 2:
             summary[f"ci95/{name}"] = mean_ci(vals)[1]

@@ -176,24 +176,31 @@ def _train(cfg: Config, store: Any, rid: str, model_dir: Path, samples: list[dic
         store.add_artifact(rid, "adapter", adapter, {"steps": tr.state.step})
         store.log_metrics(rid, {k: summary[k] for k in ("train_seconds", "samples_used", "peak_memory_mb", "tokens_per_second", "final_loss", "steps")})
         result.adapter_dir = adapter
+        gguf = None
+        if cfg.output.export_gguf or (cfg.eval.enabled and plan_backend(cfg) == "llamacpp"):
+            gguf = export_gguf(cfg, adapter)
+            store.add_artifact(rid, "adapter_gguf", gguf)
         if cfg.eval.enabled:
-            summary.update(_evaluate(cfg, tr, store, rid, log_and_store))
-        if cfg.output.export_gguf:
-            from training.base_models import ALIASES, bundled_gguf_path
-            from training.lora_gguf import export_lora_gguf
-
-            if cfg.model.base not in ALIASES:
-                raise TrainingError("output.export_gguf needs the bundled base model; use `sage-tui train export-gguf`")
-            gg = export_lora_gguf(adapter, bundled_gguf_path(), adapter / "adapter.gguf")
-            store.add_artifact(rid, "adapter_gguf", gg)
+            summary.update(_evaluate(cfg, tr, store, rid, log_and_store, gguf))
         store.finish_run(rid, "completed")
     tr.cleanup()
     return result
 
 
-def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn) -> dict[str, float]:
-    """Evaluate the just-trained model on the test split; metrics + per-sample rows go on this run."""
-    from training.evaluate import EvalSizes, ModelScorer, evaluate_model, store_evaluation
+def plan_backend(cfg: Config) -> str:
+    """How generated plans are made: "hf" or "llamacpp" ("auto": llama.cpp on the bundled base)."""
+    from training.base_models import ALIASES
+
+    b = cfg.eval.plan_backend
+    if b == "auto":
+        b = "llamacpp" if cfg.model.base in ALIASES else "hf"
+    return b if cfg.eval.task_planning >= 0 else "none"
+
+
+def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn, gguf: Path | None = None) -> dict[str, float]:
+    """Evaluate the just-trained model on the test split; metrics + per-sample rows go on this run.
+    Generated plans come from llama.cpp with `gguf` (the exported adapter) when `plan_backend` says so."""
+    from training.evaluate import EvalSizes, ModelScorer, evaluate_model, load_external, store_evaluation
 
     e = cfg.eval
     def cap(n: int) -> int:
@@ -202,7 +209,7 @@ def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn) -> dict[st
     splits = {t: v for t, v in (("tool_selection", e.selection_split), ("timing_judgment", e.timing_split),
                                 ("task_planning", e.planning_split)) if v}
     sizes = EvalSizes(cap(e.tool_selection), cap(e.tool_retrieval), cap(e.timing_judgment), cap(e.task_planning),
-                      e.max_new_tokens, cap(e.plan_scored) if e.plan_scored > 0 else 0, splits or None)
+                      e.max_new_tokens, cap(e.plan_scored) if e.plan_scored > 0 else 0, splits or None, e.plan_batch)
     store.log_event(rid, f"evaluating on the {e.split} split", payload={"sizes": sizes.to_dict()})
 
     def progress(task: str, i: int, n: int) -> None:
@@ -210,10 +217,41 @@ def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn) -> dict[st
             log(f"eval {task} {i}/{n}")
 
     scorer = ModelScorer(tr.model, tr.tokenizer, tr.device, cfg.model.chat_format)
-    summary, rows = evaluate_model(scorer, split=e.split, sizes=sizes, progress=progress)
+    external = [load_external(f, e.external_samples) for f in e.external]
+    gen = None
+    if gguf is not None and plan_backend(cfg) == "llamacpp" and sizes.task_planning >= 0:
+        from core.catalog import load_catalog_cached
+
+        gen = make_plan_generator(gguf, load_catalog_cached(), planner=e.planner, max_tokens=e.max_new_tokens,
+                                  threads=e.plan_threads or cfg.train.threads)
+        store.log_event(rid, f"generated plans: llama.cpp, planner {e.planner}, adapter {gguf}")
+    try:
+        summary, rows = evaluate_model(scorer, split=e.split, sizes=sizes, progress=progress, plan_fn=gen,
+                                       external=external)
+    finally:
+        if gen is not None:
+            gen.close()
     store_evaluation(store, rid, summary, rows)
     tr.model.train()
     return summary
+
+
+def export_gguf(cfg: Config, adapter: Path) -> Path:
+    """The trained peft adapter as a GGUF LoRA for llama.cpp (`adapter/adapter.gguf`); bundled base only."""
+    from training.base_models import ALIASES, bundled_gguf_path
+    from training.lora_gguf import export_lora_gguf
+
+    if cfg.model.base not in ALIASES:
+        raise TrainingError("output.export_gguf / eval.plan_backend = 'llamacpp' need the bundled base model; "
+                            "use `sage-tui train export-gguf`")
+    return export_lora_gguf(adapter, bundled_gguf_path(), adapter / "adapter.gguf")
+
+
+def make_plan_generator(gguf: Path, catalog: Any, **kw: Any) -> Any:
+    """The llama.cpp plan generator (a seam: tests swap in a scripted one, CI has no bundled-model GGUF run)."""
+    from training.evaluate import LlamaPlanGenerator
+
+    return LlamaPlanGenerator(gguf, catalog, **kw)
 
 
 def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: str, out_dir: Path) -> list:
@@ -226,10 +264,13 @@ def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: s
         # so scores are cached per (base, dtype, encoded sample) and shared by B1/B3/D and all seeds
         enc = [by_id[str(s["id"])] for s in ss]
         keys = [_loss_key(tr, e) for e in enc]
+        _load_loss_cache()
         todo = [i for i, k in enumerate(keys) if k not in BASE_LOSS_CACHE]
         if todo:
             vals = tr.per_sample_losses([enc[i] for i in todo], batch_size=c.score_batch_size)
-            BASE_LOSS_CACHE.update({keys[i]: v for i, v in zip(todo, vals, strict=True)})
+            new = {keys[i]: v for i, v in zip(todo, vals, strict=True)}
+            BASE_LOSS_CACHE.update(new)
+            _save_loss_cache(new)
         counts["coreset_scored"] += len(todo)
         counts["coreset_cached"] += len(enc) - len(todo)
         return [BASE_LOSS_CACHE[k] for k in keys]
@@ -252,6 +293,35 @@ def _select(cfg: Config, tr: Any, samples: list, by_id: dict, store: Any, rid: s
 
 
 BASE_LOSS_CACHE: dict[str, float] = {}  # per-sample loss of the untrained (base) model, per process
+_LOSS_CACHE_LOADED: set[str] = set()
+
+
+def loss_cache_path() -> Path:
+    """The base-model losses on disk (one JSON line per sample key), so a comparison resumed in another
+    process (`train compare --resume`) does not score the pool again."""
+    return cache_dir() / "base_losses.jsonl"
+
+
+def _load_loss_cache() -> None:
+    p = loss_cache_path()
+    if str(p) in _LOSS_CACHE_LOADED:
+        return
+    _LOSS_CACHE_LOADED.add(str(p))
+    if not p.is_file():
+        return
+    for line in p.read_text().splitlines():
+        try:
+            row = json.loads(line)
+            BASE_LOSS_CACHE.setdefault(str(row["k"]), float(row["v"]))
+        except (ValueError, KeyError, TypeError):  # a line cut by a kill: skipped, recomputed when needed
+            continue
+
+
+def _save_loss_cache(new: dict[str, float]) -> None:
+    p = loss_cache_path()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("a") as fh:
+        fh.write("".join(json.dumps({"k": k, "v": v}) + "\n" for k, v in new.items()))
 
 
 def _loss_key(tr: Any, e: Any) -> str:

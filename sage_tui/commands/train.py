@@ -98,11 +98,26 @@ def resume_cmd(run: Annotated[str, typer.Argument(help="Run id (or unique prefix
 @train_app.command("compare")
 @handle_errors
 def compare_cmd(
-    quick: Annotated[bool, typer.Option("--quick", help="Bounded CPU run on the bundled model (documented in docs/TRAINING.md).")] = False,
-    full: Annotated[bool, typer.Option("--full", help="Full run, for a GPU.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smoke test on the CPU (80 dialogs, <= 30 min for 7 methods; docs/TRAINING.md).")] = False,
+    medium: Annotated[bool, typer.Option("--medium", help="CPU tier: 400 dialogs per seed, 200 evaluation samples per task, "
+                                                          "50 generated plans via llama.cpp (docs/TRAINING.md).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="GPU tier: all 4,400 dialogs, bf16 (bench/gpu_full.sh).")] = False,
     method: Annotated[list[str] | None, typer.Option("--method", help="A, B1, B2, B3, C, D or R (random control); repeatable.")] = None,
-    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per method.")] = 1,
-    config: Annotated[str | None, typer.Option("--config", help="Base config (default: quick_cpu or full_gpu preset).")] = None,
+    seeds: Annotated[int | None, typer.Option("--seeds", help="Seeds per method (default 1; with --resume: raise the count).")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="Base config (default: the tier's preset).")] = None,
+    resume: Annotated[str | None, typer.Option("--resume", metavar="PARENT_RUN",
+                                               help="Continue comparison PARENT_RUN (its stored config, methods, seeds and "
+                                                    "grid): finished (method, seed, variant) cells are skipped.")] = None,
+    max_cells: Annotated[int, typer.Option("--max-cells", help="Stop after this many new cells (the comparison stays "
+                                                               "resumable); 0 = all.")] = 0,
+    ablation: Annotated[str | None, typer.Option("--ablation", help="A preset grid: budget (sample-efficiency curve), "
+                                                                    "hybrid_ratio, replay.")] = None,
+    budget: Annotated[list[float] | None, typer.Option("--budget", help="Coreset budget variant (fraction < 1 or count); repeatable.")] = None,
+    loss_ratio: Annotated[list[float] | None, typer.Option("--loss-ratio", help="Hybrid loss share variant; repeatable.")] = None,
+    replay_ratio: Annotated[list[float] | None, typer.Option("--replay-ratio", help="Replay ratio variant (C, D); repeatable.")] = None,
+    buffer_size: Annotated[list[int] | None, typer.Option("--buffer-size", help="Replay buffer size variant (C, D); repeatable.")] = None,
+    external: Annotated[list[str] | None, typer.Option("--external", help="Imported external set folder (catalog.jsonl + "
+                                                                         "tool_retrieval.jsonl) to score tool selection on; repeatable.")] = None,
     summary: Annotated[str | None, typer.Option("--summary", metavar="PARENT_RUN",
                                                 help="Train nothing: print the stored comparison PARENT_RUN (per-method "
                                                      "metrics with 95% intervals, paired differences vs A) as Markdown.")] = None,
@@ -114,7 +129,8 @@ def compare_cmd(
 ) -> None:
     """Train and evaluate the paper's methods; every model is evaluated on all four task types."""
     from core.errors import UsageError
-    from training.compare import compare_summary, run_compare
+    from training.compare import ABLATIONS, compare_summary, run_compare
+    from training.config import TIERS
 
     if summary:
         store = open_store_opt(db)
@@ -131,27 +147,49 @@ def compare_cmd(
         else:
             print(md)
         return
-    if quick and full:
-        raise UsageError("--quick and --full are exclusive")
-    preset = config or ("full_gpu" if full else "quick_cpu")
+    tiers = [t for t, on in (("quick", quick), ("medium", medium), ("full", full)) if on]
+    if len(tiers) > 1:
+        raise UsageError("--quick, --medium and --full are exclusive")
+    grid: dict[str, list[float]] = {}
+    if ablation:
+        if ablation not in ABLATIONS:
+            raise UsageError(f"unknown --ablation {ablation!r}; expected one of {sorted(ABLATIONS)}")
+        grid = {k: list(v) for k, v in ABLATIONS[ablation]["grid"].items()}
+        method = method or list(ABLATIONS[ablation]["methods"])
+    for knob, vals in (("budget", budget), ("loss_ratio", loss_ratio), ("replay_ratio", replay_ratio),
+                       ("buffer_size", buffer_size)):
+        if vals:
+            grid[knob] = [float(v) for v in vals]
+    if resume and (tiers or config or grid or method or external):
+        raise UsageError("--resume continues a stored comparison with its own config, methods and grid; "
+                         "only --seeds (to add seeds) and --max-cells combine with it")
+    if max_cells < 0:
+        raise UsageError("--max-cells must be >= 0")
+    preset = None if resume else (config or TIERS[tiers[0] if tiers else "quick"])
+    store = open_store_opt(db)
     import signal
 
     # SIGTERM (`kill`, a CI timeout, a closed session) ends the comparison like Ctrl-C: the run in
     # progress and the parent are stored as interrupted instead of being left "running"
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    runs = run_compare(preset, open_store_opt(db), methods=method or None, seeds=seeds,
-                       log=lambda s: err.print(s, highlight=False))
+
+    def overrides(cfg) -> None:  # noqa: ANN001 - training.config.Config
+        if external:
+            cfg.eval.external = list(external)
+
+    runs = run_compare(preset, store, methods=method or None, seeds=seeds, grid=grid or None, resume=resume,
+                       max_cells=max_cells, overrides=overrides, log=lambda s: err.print(s, highlight=False))
     if json_out:
         print_json({"runs": runs})
         return
     from rich.table import Table
 
     tab = Table(title="method comparison")
-    for c in ("method", "seed", "task", "run", "metrics"):
+    for c in ("cell", "task", "run", "metrics"):
         tab.add_column(c)
     for r in runs:
         ms = "  ".join(f"{k}={v:.3f}" for k, v in sorted(r["metrics"].items()) if not k.startswith("latency"))
-        tab.add_row(r["config"]["method"], str(r["config"].get("seed")), r["task"], r["run_id"], ms)
+        tab.add_row(r["cell"], r["task"], r["run_id"], ms)
     out.print(tab)
 
 
