@@ -49,8 +49,11 @@ def pct(xs: list[float], q: float) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--split", default="handwritten")
+    ap.add_argument("--dataset", default=None, help="a task_planning JSONL instead of the split (e.g. an import)")
+    ap.add_argument("--catalog", default=None, help="the catalog the dataset's tools come from (default: bundled)")
     ap.add_argument("--subset", default="test", choices=["dev", "test", "all"])
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--min-steps", type=int, default=0, help="keep goals whose gold plan has at least this many steps")
     ap.add_argument("--arms", default="greedy,hierarchical,flat")
     ap.add_argument("--selector", default=None, help="default selector of every arm (default: the planner's)")
     ap.add_argument("--model", default=None)
@@ -65,9 +68,9 @@ def main() -> None:
     from core.planning.base import PlannerConfig
     from core.planning.registry import PLANNERS, make_planner, make_selector
 
-    catalog = load_catalog()
-    ds = load_dataset(default_dataset_path("task_planning", args.split), task="task_planning")
-    samples = [s for s in ds.samples if in_subset(s["id"], args.subset)]
+    catalog = load_catalog(Path(args.catalog) if args.catalog else None)
+    ds = load_dataset(args.dataset or default_dataset_path("task_planning", args.split), task="task_planning")
+    samples = [s for s in ds.samples if in_subset(s["id"], args.subset) and len(s["gold"]["steps"]) >= args.min_steps]
     samples = samples[: args.limit] if args.limit else samples
     arms = [a for a in args.arms.split(",") if a]
     selectors: dict[str | None, object] = {}
@@ -83,7 +86,8 @@ def main() -> None:
         backend = make_backend(args.model, None, None, "plan") if PLANNERS[name].uses_llm else None
         planners[spec] = make_planner(name, catalog, selector=selectors[sel_name], backend=backend, config=cfg)
     per: dict[str, list[dict]] = {a: [] for a in arms}
-    print(f"{len(samples)} goals ({args.split}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)
+    where = args.dataset or args.split
+    print(f"{len(samples)} goals ({where}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)
     for i, s in enumerate(samples, 1):
         gold = gold_steps(s)
         for spec, p in planners.items():
@@ -119,7 +123,8 @@ def main() -> None:
             print(f"{'':40s} node_f1 vs {base}: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", flush=True)
     out = ROOT / "results" / "bench" / f"plan-quality-{time.strftime('%Y%m%d-%H%M%S')}{args.tag}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"split": args.split, "subset": args.subset, "n": len(samples), "arms": arms,
+    out.write_text(json.dumps({"split": args.split, "dataset": args.dataset, "catalog": args.catalog,
+                               "subset": args.subset, "n": len(samples), "arms": arms,
                                "model": args.model or "default", "summary": summary, "per_sample": per,
                                "loadavg": os.getloadavg()}, indent=1) + "\n")
     print(f"wrote {out}")

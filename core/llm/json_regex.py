@@ -18,6 +18,7 @@ NUMBER = r"-?(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,6})?"
 BOOLEAN = r"(?:true|false)"
 MAX_FREE_STRING = 120  # bound for strings without maxLength (keeps decoding finite)
 MAX_KEY = 40
+MAX_ENUM_RANGE = 64  # integer ranges up to this wide become an alternation of their values
 
 
 class UnsupportedSchema(ValueError):
@@ -37,6 +38,9 @@ def _scalar(t: str, node: dict[str, Any]) -> str:
     if t == "string":
         return _string(node.get("maxLength"), node.get("minLength", 0))
     if t == "integer":
+        lo, hi = node.get("minimum"), node.get("maximum")
+        if isinstance(lo, int) and isinstance(hi, int) and 0 <= hi - lo <= MAX_ENUM_RANGE:
+            return "(?:" + "|".join(str(v) for v in sorted(range(lo, hi + 1), key=lambda v: -len(str(v)))) + ")"
         return INTEGER
     if t == "number":
         return NUMBER

@@ -112,7 +112,10 @@ def _param_schema(node: dict[str, Any]) -> dict[str, Any]:
     if t == "array":
         items = node.get("items") if isinstance(node.get("items"), dict) else {"type": "string"}
         return {"type": "array", "items": _param_schema(items), "maxItems": 6}
-    if t in ("integer", "number", "boolean"):
+    if t in ("integer", "number"):
+        bounds = {k: node[k] for k in ("minimum", "maximum") if isinstance(node.get(k), int | float)}
+        return {"type": t, **bounds}
+    if t == "boolean":
         return {"type": t}
     return {"type": "string", "maxLength": MAX_ARG_CHARS}
 
@@ -122,6 +125,8 @@ def _step_shapes(tools: Sequence[Tool], ids: dict[str, Any], deps: dict[str, Any
     shapes = []
     for t in tools:
         props = (t.parameters or {}).get("properties") or {}
+        # any order, none required: training targets keep the generator's argument order (tests check that every
+        # gold plan is in the decoding language); numeric bounds and enums are enforced
         args = {"type": "object", "properties": {k: _param_schema(v) for k, v in props.items()},
                 "additionalProperties": False}
         shapes.append({"type": "object", "properties": {

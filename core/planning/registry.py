@@ -9,12 +9,13 @@ from core.errors import UsageError
 from core.planning.base import BasePlanner, PlannerConfig
 from core.planning.flat import FlatPlanner
 from core.planning.greedy import GreedyPlanner
+from core.planning.grounded import GroundedPlanner
 from core.planning.hierarchical import HierarchicalPlanner, PerSubgoalHierarchicalPlanner
 
 # "hierarchical" = sub-goals + ONE batched level-2 call (default); "hierarchical_per_subgoal" = one level-2 call
 # per sub-goal (ablation)
 PLANNERS: dict[str, type[BasePlanner]] = {"hierarchical": HierarchicalPlanner, "flat": FlatPlanner,
-                                          "greedy": GreedyPlanner,
+                                          "greedy": GreedyPlanner, "grounded": GroundedPlanner,
                                           "hierarchical_per_subgoal": PerSubgoalHierarchicalPlanner}
 DEFAULT_SELECTOR = "keyword"
 

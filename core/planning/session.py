@@ -119,6 +119,21 @@ def candidate_selections(selector: Any, catalog: Catalog, goal: str, top_k: int,
     return out
 
 
+def used_selections(plan: Plan, goal_level: list[Any], picked: dict[str, Any] | None = None) -> list[Any]:
+    """Selections for `plan.candidates` in order: the planner's own per-clause picks first, then the goal-level
+    ones, else one that names the sub-goal it was retrieved for."""
+    from core.selection.base import Selection
+
+    by_id = {**{s.tool_id: s for s in goal_level}, **(picked or {})}
+    why = {tid: g for g, tids in (plan.meta.get("subgoal_tools") or {}).items() for tid in tids}
+    out = []
+    for rank, tid in enumerate(plan.candidates, start=1):
+        s = by_id.get(tid) or Selection(tid, 0.0, rank, explanation=f"retrieved for sub-goal {why.get(tid, '?')}")
+        s.rank = rank
+        out.append(s)
+    return out
+
+
 def plan_problems(plan: Plan) -> tuple[list[str], list[str]]:
     """Display strings: validation issues, constraint violations, sub-goals left without steps, warnings;
     and the repairs made."""
@@ -188,8 +203,11 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
             check()
             emit(PartialPlanEvent(partial))
 
-        plan = planner.plan(request.goal, constraints=c, candidates=[s.tool_id for s in selections],
+        per_clause = getattr(planner, "retrieves_per_clause", False)
+        plan = planner.plan(request.goal, constraints=c, candidates=None if per_clause else [s.tool_id for s in selections],
                             on_progress=progress)
+        if per_clause:  # show the tools it retrieved per clause (the candidates it used), with where each came from
+            emit(CandidatesEvent(used_selections(plan, selections, getattr(planner, "picked", {}))))
         problems, repairs = plan_problems(plan)
         emit(FinalPlanEvent(plan, problems, repairs))
         timing = _timing(request, catalog, selector, plan, timing_backend, emit, check)

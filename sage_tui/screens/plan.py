@@ -31,7 +31,7 @@ from sage_tui.widgets.dag import DagView
 
 MODEL_PRESETS = ["sage-gemma3-270m", "gemma3-270m", "qwen2.5-coder-1.5b"]
 # core.planning.registry.PLANNERS (not imported here: it pulls networkx into the first paint); a test checks it
-PLANNERS = ["hierarchical", "flat", "greedy", "hierarchical_per_subgoal"]
+PLANNERS = ["hierarchical", "grounded", "flat", "greedy", "hierarchical_per_subgoal"]
 ENDPOINT_PREFIX = "endpoint:"
 
 

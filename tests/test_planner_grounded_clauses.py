@@ -1,0 +1,59 @@
+"""The grounded planner (core/planning/grounded.py): rule clauses, one retrieved tool per clause, the model
+writing arguments for fixed tools; and integer bounds in the decoding regex."""
+
+from __future__ import annotations
+
+import regex
+from planning_support import OverlapSelector, ScriptedBackend, make_catalog
+
+from core.llm.json_regex import schema_to_regex
+from core.llm.prompts import _param_schema
+from core.planning.constraints import PlanConstraints
+from core.planning.grounded import intent_clauses
+from core.planning.registry import make_planner
+
+CAT = make_catalog()
+
+
+def test_intent_clauses_split_sentences_and_fold_fragments() -> None:
+    assert intent_clauses("Ugh. Send an email to Ana, then book a hotel in Rome", 4) == \
+        ["Ugh Send an email to Ana", "book a hotel in Rome"]
+    assert intent_clauses("Is it raining in Oslo? Also convert 20 euros to dollars", 4) == \
+        ["Is it raining in Oslo?", "convert 20 euros to dollars"]
+    assert len(intent_clauses("a b, then c d, then e f, then g h, then i j", 3)) == 3
+
+
+def test_integer_bounds_reach_the_decoding_regex() -> None:
+    node = _param_schema({"type": "integer", "minimum": 1, "maximum": 14})
+    pat = regex.compile(schema_to_regex(node))
+    assert pat.fullmatch("14") and pat.fullmatch("1") and not pat.fullmatch("48") and not pat.fullmatch("0")
+    wide = regex.compile(schema_to_regex(_param_schema({"type": "integer", "minimum": 0, "maximum": 10000})))
+    assert wide.fullmatch("4096")  # a wide range stays a plain integer
+
+
+def test_tools_come_from_retrieval_and_the_model_writes_arguments() -> None:
+    answer = {"steps": [{"subgoal": 1, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},
+                        {"subgoal": 2, "id": 2, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1]}]}
+    be = ScriptedBackend([answer])
+    p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=be)
+    plan = p.plan("get the weather forecast for a city Rome, then send an email message to Ana about it")
+    assert [(s.tool_id, s.arguments, s.depends_on) for s in plan.steps] == \
+        [("get_weather", {"city": "Rome"}, []), ("send_email", {"to": "Ana"}, [1])]
+    schema = str(be.calls[0]["json_schema"])
+    assert "book_hotel" not in schema  # only the retrieved tools are decodable
+    assert set(p.picked) == {"get_weather", "send_email"} and "clause" in p.picked["send_email"].explanation
+
+
+def test_without_a_usable_answer_steps_keep_the_retrieved_tools_and_chain_on_references() -> None:
+    p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend(["not json"]))
+    plan = p.plan("get the weather forecast for a city Rome, then send an email message to Ana about it")
+    assert [s.tool_id for s in plan.steps] == ["get_weather", "send_email"]
+    assert plan.steps[1].depends_on == [1]  # "about it" refers back
+
+
+def test_a_repeated_best_tool_gives_way_or_is_dropped_and_must_not_use_holds() -> None:
+    p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=object())  # no LLM at all
+    plan = p.plan("get the weather forecast for Rome, then get the weather forecast for Rome again",
+                  constraints=PlanConstraints(must_not_use=["send_email"]))
+    tools = [s.tool_id for s in plan.steps]
+    assert tools.count("get_weather") == 1 and "send_email" not in tools
