@@ -268,13 +268,14 @@ def main() -> None:
 
     from core.catalog import load_catalog
     from core.datasets import default_dataset_path, load_dataset
-    from core.llm.llamacpp import LlamaCppBackend, default_threads
+    from core.llm.factory import make_backend
+    from core.llm.llamacpp import default_threads
     from core.llm.models import resolve_model
     from core.paths import cache_dir
 
     threads = args.threads or default_threads()
     resolved = resolve_model(args.model, args.lora)
-    backend = LlamaCppBackend(resolved, n_threads=threads, decoding=args.decoding)
+    backend = make_backend(resolved, isolation="inprocess", cache=False, n_threads=threads, decoding=args.decoding)
     skip = set(filter(None, args.skip.split(",")))
     result: dict = {"model": resolved.to_dict(), "threads": threads, "decoding": args.decoding, "host_cpus": os.cpu_count(),
                     "loadavg_start": os.getloadavg()}
@@ -289,8 +290,8 @@ def main() -> None:
             if key not in others:
                 base = "gemma3-270m" if args.model in ("gemma3-270m", "sage-gemma3-270m") else args.model
                 r = resolve_model(base, None if lora == "none" else lora) if lora else resolved
-                others[key] = LlamaCppBackend(
-                    r, n_threads=int(opts.get("threads", threads)),
+                others[key] = make_backend(
+                    r, isolation="inprocess", cache=False, n_threads=int(opts.get("threads", threads)),
                     n_threads_batch=int(opts["threads_batch"]) if "threads_batch" in opts else None,
                     flash_attn=opts.get("flash") == "1", decoding=args.decoding,
                     draft_tokens=int(opts["draft"]) if "draft" in opts else None,

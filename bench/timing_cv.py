@@ -178,11 +178,11 @@ def main() -> None:
 
     print(f"model {key} vote_tools={args.vote_tools} selector={args.selector} merged={merged}", flush=True)
     if not args.cv_only:
-        from core.llm.llamacpp import LlamaCppBackend
+        from core.llm.factory import make_backend
         from core.timing.llm_vote import vote_margin
         from core.timing.vote_prompt import vote_prompt
 
-        backend = LlamaCppBackend(resolved, merge_lora=merged)
+        backend = make_backend(resolved, isolation="inprocess", cache=False, merge_lora=merged)  # raw llama.cpp handles
         deadline = _deadline(args.until)
 
         def make_margin_fn(cat: Any) -> Callable[[dict[str, Any], dict[str, Any]], tuple[float | None, int]]:

@@ -57,14 +57,14 @@ def rule_sweep(catalog, samples) -> dict:
 
 def collect(catalog, samples, model: str) -> tuple[list[dict], str, float]:
     """Rule P and LLM margin per sample (one scoring per sample, the decider's own prompt)."""
-    from core.llm.llamacpp import LlamaCppBackend
+    from core.llm.factory import make_backend
     from core.llm.models import resolve_model
     from core.llm.prompts import timing_prompt
     from core.planning.registry import make_selector
     from core.timing.decider import TimingDecider
     from core.timing.llm_vote import model_key, vote_margin
 
-    backend = LlamaCppBackend(resolve_model(model))
+    backend = make_backend(resolve_model(model), isolation="inprocess", cache=False)
     dec = TimingDecider("rule", catalog, selector=make_selector(catalog))
     rows = []
     t0 = time.perf_counter()

@@ -50,14 +50,16 @@ def _is_url(text: str | None) -> bool:
     return bool(text) and str(text).startswith(("http://", "https://"))
 
 
-def make_backend(model: str | None = None, lora: str | None = None, endpoint: EndpointSpec | str | None = None,
+def make_backend(model: Any = None, lora: str | None = None, endpoint: EndpointSpec | str | None = None,
                  purpose: str = "plan", *, isolation: str | None = None, cache: bool = True,
                  **options: Any) -> Any:
     """A backend for `purpose` ("plan" | "timing"), shared per process for the same arguments unless
-    `cache=False`. `options` go to the llama.cpp backend (n_ctx, n_threads, decoding, merge_lora, ...)."""
+    `cache=False`. `model` is a preset, a GGUF path, an http(s) URL or an already resolved model
+    (`core.llm.models.ResolvedModel`, taken as is). `options` go to the llama.cpp backend (n_ctx, n_threads,
+    decoding, merge_lora, ...)."""
     if purpose not in PURPOSES:
         raise UsageError(f"unknown backend purpose {purpose!r}; expected one of {PURPOSES}")
-    if isinstance(endpoint, str) or (endpoint is None and _is_url(model)):
+    if isinstance(endpoint, str) or (endpoint is None and isinstance(model, str) and _is_url(model)):
         endpoint = EndpointSpec(str(endpoint or model), model="default" if endpoint is None else (model or "default"))
     if endpoint is not None:
         key: tuple[Any, ...] = ("endpoint", endpoint)
@@ -89,10 +91,13 @@ def _endpoint_backend(ep: EndpointSpec) -> Any:
                                    timeout_s=ep.timeout_s, schema_style=ep.schema_style)
 
 
-def _llama_backend(model: str | None, lora: str | None, isolation: str, options: dict[str, Any]) -> Any:
-    from core.llm.models import resolve_adapter, resolve_model
+def _llama_backend(model: Any, lora: str | None, isolation: str, options: dict[str, Any]) -> Any:
+    from core.llm.models import ResolvedModel, resolve_adapter, resolve_model
 
-    resolved = resolve_model(model, resolve_adapter(lora) if lora else None)
+    if isinstance(model, ResolvedModel):
+        resolved = model
+    else:
+        resolved = resolve_model(model, resolve_adapter(lora) if lora else None)
     if isolation == "child":
         from core.llm.engine.client import EngineBackend
 
