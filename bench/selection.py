@@ -32,9 +32,11 @@ sys.path.insert(0, str(ROOT))
 from core.catalog import Catalog, load_catalog  # noqa: E402
 from core.datasets import load_dataset  # noqa: E402
 from core.metrics.selection import selection_metrics  # noqa: E402
+from core.metrics.stats import mean_ci, paired_diff  # noqa: E402
 from core.selection.embedding import EmbeddingSelector  # noqa: E402
 from core.selection.keyword import KeywordSelector  # noqa: E402
 from core.selection.subquery import split_intents  # noqa: E402
+from core.selection.tuning import Benchmark, build_split, default_grid, leave_one_out, query_metrics  # noqa: E402
 from core.selection.two_stage import TwoStageSelector  # noqa: E402
 
 DEPTH = 10
@@ -59,6 +61,16 @@ def pct(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q)) if xs else float("nan")
 
 
+def summarize(per: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Mean and 95 % CI (normal approximation, core.metrics.stats.mean_ci) of each metric."""
+    out = {}
+    for k in dict.fromkeys(k for p in per for k in p):
+        vals = [p[k] for p in per if k in p]
+        m, h = mean_ci(vals)
+        out[k] = {"mean": m, "low": m - h, "high": m + h, "n": len(vals)}
+    return out
+
+
 def evaluate(sel: Any, samples: list[dict[str, Any]]) -> dict[str, Any]:
     lat: list[float] = []
     per: list[dict[str, float]] = []
@@ -66,9 +78,15 @@ def evaluate(sel: Any, samples: list[dict[str, Any]]) -> dict[str, Any]:
         t = time.perf_counter()
         res = sel.select(s["instruction"], DEPTH, s.get("candidate_tools"))
         lat.append((time.perf_counter() - t) * 1000)
-        per.append(selection_metrics([r.tool_id for r in res], s["gold"]["tools"], [r.score for r in res]))
-    metrics = {k: float(np.mean([p[k] for p in per])) for k in per[0]}
-    return {"metrics": metrics, "latency_ms": {"p50": pct(lat, 50), "p95": pct(lat, 95), "mean": float(np.mean(lat))}}
+        per.append(query_metrics([r.tool_id for r in res], s["gold"]["tools"], [r.score for r in res]))
+    summary = summarize(per)
+    return {"metrics": {k: v["mean"] for k, v in summary.items()}, "ci95": summary, "per_query": per,
+            "latency_ms": {"p50": pct(lat, 50), "p95": pct(lat, 95), "mean": float(np.mean(lat))}}
+
+
+def paired(a: dict[str, Any], b: dict[str, Any], metric: str = "r@5") -> dict[str, float | int]:
+    """Paired difference a - b over the same queries (mean, 95 % CI, queries better / worse)."""
+    return paired_diff([p[metric] for p in a["per_query"]], [p[metric] for p in b["per_query"]])
 
 
 def warm_start(catalog_path: str) -> dict[str, Any]:
@@ -96,7 +114,12 @@ def bm25_backends(cat: Catalog, queries: list[str]) -> dict[str, float]:
     return out
 
 
-def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | None, cache_root: Path) -> dict[str, Any]:
+def fmt(m: dict[str, float]) -> str:
+    return f"{m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+
+
+def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | None, cache_root: Path,
+              quick: bool = False) -> dict[str, Any]:
     cat = load_catalog(catalog_path)
     ds = load_dataset(dataset_path)
     samples = ds.samples[:limit] if limit else ds.samples
@@ -106,40 +129,107 @@ def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | N
     kw = KeywordSelector().fit(cat)
     kw_fit = time.perf_counter() - t
     t = time.perf_counter()
-    emb = EmbeddingSelector().fit(cat)  # fresh cache folder: a cold build
+    emb = EmbeddingSelector().fit(cat)  # a fresh cache folder gives a cold build; --cache reuses one
     cold = time.perf_counter() - t
-    assert emb.cache_hit is False
     ts = TwoStageSelector(keyword=kw, embedding=emb).fit(cat)
+    before = TwoStageSelector(keyword=kw, embedding=emb, fusion="adaptive").fit(cat)  # the earlier default
+    build = {"keyword_fit_s": kw_fit, "embedding_fit_s": cold, "embedding_cache_hit": emb.cache_hit}
+    if not quick:
+        build["warm_start"] = warm_start(str(catalog_path))
     res: dict[str, Any] = {"tools": len(cat), "queries": len(samples), "catalog": str(catalog_path), "dataset": str(dataset_path),
-                           "build": {"keyword_fit_s": kw_fit, "embedding_cold_s": cold, "warm_start": warm_start(str(catalog_path))},
-                           "two_stage_config": ts.config(), "selectors": {}}
-    for name, sel in (("keyword", kw), ("embedding", emb), ("two_stage", ts)):
+                           "build": build, "two_stage_config": ts.config(), "two_stage_before_config": before.config(), "selectors": {}}
+    for name, sel in (("keyword", kw), ("embedding", emb), ("two_stage", ts), ("two_stage_before", before)):
         sel.select("warm up", 5)
         res["selectors"][name] = evaluate(sel, samples)
         m = res["selectors"][name]
-        print(f"  {name:<10} R@5 {m['metrics']['recall@5']:.3f}  MRR {m['metrics']['mrr']:.3f}  acc@1 {m['metrics']['acc@1']:.3f}  "
-              f"p50 {m['latency_ms']['p50']:.1f} ms  p95 {m['latency_ms']['p95']:.1f} ms", file=sys.stderr, flush=True)
-    res["bm25_backends"] = bm25_backends(cat, [s["instruction"] for s in samples[:300]])
+        c = m["ci95"]
+        print(f"  {name:<16} R@1 {fmt(c['r@1'])}  R@5 {fmt(c['r@5'])}  R@10 {fmt(c['r@10'])}  MRR {fmt(c['mrr'])}  nDCG@5 {fmt(c['ndcg@5'])}"
+              + (f"  intent@8 {fmt(c['intent@8'])} (n={c['intent@8']['n']})" if "intent@8" in c else "")
+              + f"  p50 {m['latency_ms']['p50']:.1f} ms  p95 {m['latency_ms']['p95']:.1f} ms", file=sys.stderr, flush=True)
+    if not quick:
+        res["bm25_backends"] = bm25_backends(cat, [s["instruction"] for s in samples[:300]])
     s = res["selectors"]
-    r5 = {k: v["metrics"]["recall@5"] for k, v in s.items()}
-    best_single = max(r5["keyword"], r5["embedding"])
+    r5 = {k: v["metrics"]["r@5"] for k, v in s.items()}
+    best = "keyword" if r5["keyword"] >= r5["embedding"] else "embedding"
+    res["paired_r5"] = {"two_stage_minus_" + best: paired(s["two_stage"], s[best]),
+                        "two_stage_minus_before": paired(s["two_stage"], s["two_stage_before"]),
+                        "before_minus_" + best: paired(s["two_stage_before"], s[best])}
     res["ratios"] = {
-        "two_stage_r5_minus_best_single_points": 100 * (r5["two_stage"] - best_single),
-        "two_stage_r5_over_keyword": r5["two_stage"] / max(r5["keyword"], 1e-9),
-        "two_stage_r5_over_embedding": r5["two_stage"] / max(r5["embedding"], 1e-9),
+        "two_stage_r5_minus_best_single_points": 100 * (r5["two_stage"] - r5[best]),
         "two_stage_p50_over_keyword": s["two_stage"]["latency_ms"]["p50"] / max(s["keyword"]["latency_ms"]["p50"], 1e-9),
         "two_stage_p50_over_embedding": s["two_stage"]["latency_ms"]["p50"] / max(s["embedding"]["latency_ms"]["p50"], 1e-9),
-        "warm_fit_over_cold_build": res["build"]["warm_start"]["fit_s_min"] / max(cold, 1e-9),
     }
-    res["targets"] = {
-        "r5_plus_3_points": res["ratios"]["two_stage_r5_minus_best_single_points"] >= 3.0,
-        "p50_le_15ms": s["two_stage"]["latency_ms"]["p50"] <= 15.0,
-        "warm_start_le_1s": res["build"]["warm_start"]["fit_s_min"] <= 1.0,
-    }
-    print(f"  two-stage R@5 {r5['two_stage']:.3f} vs best single {best_single:.3f}: "
-          f"{res['ratios']['two_stage_r5_minus_best_single_points']:+.1f} points; x{res['ratios']['two_stage_p50_over_embedding']:.2f} embedding latency; "
-          f"warm fit {res['build']['warm_start']['fit_s_min']:.2f} s vs cold {cold:.1f} s", file=sys.stderr, flush=True)
+    res["targets"] = {"r5_plus_3_points": res["ratios"]["two_stage_r5_minus_best_single_points"] >= 3.0,
+                      "p50_le_15ms": s["two_stage"]["latency_ms"]["p50"] <= 15.0}
+    if not quick:
+        res["targets"]["warm_start_le_1s"] = res["build"]["warm_start"]["fit_s_min"] <= 1.0
+    for k, d in res["paired_r5"].items():
+        print(f"  R@5 {k}: {100 * d['diff']:+.1f} points [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}] "
+              f"({d['better']} better / {d['worse']} worse of {d['n']})", file=sys.stderr, flush=True)
     return res
+
+
+def lobo(args: argparse.Namespace) -> dict[str, Any]:
+    """Leave-one-benchmark-out choice of the hybrid fusion; held-out numbers only (plus the final choice)."""
+    from core.selection.hybrid import HybridParams
+
+    os.environ["SAGE_TUI_CACHE"] = str(args.cache or Path(tempfile.gettempdir()) / "sage-bench-cache")
+    specs = [("ours", args.catalog, args.validation, args.dataset)]
+    if args.seal:
+        specs.append(("seal-tools", args.seal / "catalog.jsonl", args.seal / "tool_retrieval_dev.jsonl", args.seal / "tool_retrieval_test.jsonl"))
+    if args.metatool:
+        specs.append(("metatool", args.metatool / "catalog.jsonl", args.metatool / "tool_retrieval_dev.jsonl", args.metatool / "tool_retrieval.jsonl"))
+    benchmarks = []
+    qcache = Path(os.environ["SAGE_TUI_CACHE"]) / "bench-query-vectors.pkl"  # query embeddings, reused across runs
+    import pickle
+
+    store: dict[str, dict[str, np.ndarray]] = pickle.loads(qcache.read_bytes()) if qcache.exists() else {}
+    for name, cpath, dev, test in specs:
+        cat = load_catalog(cpath)
+        kw, emb = KeywordSelector().fit(cat), EmbeddingSelector().fit(cat)
+        vec = store.setdefault(emb.encoder.model_id, {})
+        t = time.perf_counter()
+        tune = build_split(f"{name}-dev", cat, load_dataset(dev).samples[: args.limit], kw, emb, vectors=vec)
+        held = build_split(f"{name}-test", cat, load_dataset(test).samples[: args.limit], kw, emb, vectors=vec)
+        qcache.parent.mkdir(parents=True, exist_ok=True)
+        qcache.write_bytes(pickle.dumps(store))
+        print(f"[lobo] {name}: {len(cat)} tools, tune {len(tune)} / test {len(held)} queries, scored in {time.perf_counter() - t:.0f} s",
+              file=sys.stderr, flush=True)
+        benchmarks.append(Benchmark(name, tune, held))
+    grid = default_grid()
+    out = leave_one_out(benchmarks, grid, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    report: dict[str, Any] = {"grid_size": len(grid), "objective": "max over the grid of min over tuning splits of (R@5 - best single stage R@5); mean margin breaks ties",
+                              "final": out["final"], "chosen_on": out["chosen_on"], "folds": {}}
+    for name, f in out["folds"].items():
+        per = f["per_query"]
+        summ = {k: summarize(v) for k, v in per.items()}
+        r5 = {k: v["r@5"]["mean"] for k, v in summ.items()}
+        best = "keyword" if r5["keyword"] >= r5["embedding"] else "embedding"
+        diff = paired_diff([p["r@5"] for p in per["two_stage"]], [p["r@5"] for p in per[best]])
+        report["folds"][name] = {"chosen_on": f["chosen_on"], "params": f["params"], "metrics": summ,
+                                 "two_stage_minus_best_single_r5": diff, "best_single": best}
+        print(f"[lobo] held out {name}: params {f['params']}", file=sys.stderr)
+        for k in ("keyword", "embedding", "two_stage"):
+            c = summ[k]
+            print(f"    {k:<10} R@1 {fmt(c['r@1'])}  R@5 {fmt(c['r@5'])}  R@10 {fmt(c['r@10'])}  MRR {fmt(c['mrr'])}"
+                  + (f"  intent@8 {fmt(c['intent@8'])}" if "intent@8" in c else ""), file=sys.stderr)
+        print(f"    two_stage - {best}: {100 * diff['diff']:+.1f} points [{100 * diff['low']:+.1f}, {100 * diff['high']:+.1f}]", file=sys.stderr, flush=True)
+    top = sorted(out["final_table"], key=lambda r: r["objective"], reverse=True)[:15]
+    report["final_top15"] = top
+    if args.write_weights:
+        final = HybridParams.from_dict(out["final"])
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        doc = {"id": f"lobo-{stamp}", "params": final.to_dict(),
+               "chosen_by": "bench/selection.py --lobo: the grid point with the largest worst-case R@5 margin over the better single stage "
+                            "on every benchmark's tuning split (core/selection/tuning.py); no test split was read for this choice",
+               "chosen_on": out["chosen_on"], "grid_size": len(grid),
+               "held_out": {n: {"params": f["params"], "r@5": f["metrics"]["two_stage"]["r@5"]["mean"],
+                                "best_single_r@5": f["metrics"][f["best_single"]]["r@5"]["mean"]} for n, f in report["folds"].items()}}
+        from core.selection.hybrid import WEIGHTS_FILE
+
+        WEIGHTS_FILE.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {WEIGHTS_FILE}", file=sys.stderr)
+    return report
 
 
 def tune_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | None) -> dict[str, Any]:
@@ -191,16 +281,24 @@ def main() -> None:
     ap.add_argument("--validation", type=Path, default=ROOT / "assets" / "datasets" / "validation" / "tool_retrieval.jsonl")
     ap.add_argument("--seal", type=Path, help="folder written by `sage-tui data import seal-tools`")
     ap.add_argument("--metatool", type=Path, help="folder written by `sage-tui data import metatool`")
+    ap.add_argument("--extra", type=Path, action="append", default=[],
+                    help="another folder with catalog.jsonl + tool_retrieval.jsonl (e.g. MetaTool queries over MetaTool + Seal-Tools tools)")
     ap.add_argument("--limit", type=int, help="first N queries per set")
     ap.add_argument("--skip-ours", action="store_true", help="only the external sets (e.g. to run them in parallel processes)")
     ap.add_argument("--only-ours", action="store_true", help="only our extended retrieval test")
     ap.add_argument("--tune", action="store_true", help="grid-search two-stage options on dev/validation splits (never test)")
+    ap.add_argument("--lobo", action="store_true", help="leave-one-benchmark-out choice of the hybrid fusion (held-out numbers)")
+    ap.add_argument("--write-weights", action="store_true", help="with --lobo: store the final choice in core/selection/fusion_weights.json")
+    ap.add_argument("--cache", type=Path, help="embedding cache folder to reuse (default: a fresh one, i.e. a cold build)")
+    ap.add_argument("--quick", action="store_true", help="skip the warm-start subprocesses and the BM25 backend comparison")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / f"selection-{time.strftime('%Y%m%d-%H%M%S')}.json")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     result: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                                           "loadavg_start": os.getloadavg()}, "sets": {}}
-    if args.tune:
+    if args.lobo:
+        result["lobo"] = lobo(args)
+    elif args.tune:
         sets = [("ours-validation", args.catalog, args.validation)]
         if args.seal:
             sets.append(("seal-tools-dev", args.seal / "catalog.jsonl", args.seal / "tool_retrieval_dev.jsonl"))
@@ -215,13 +313,16 @@ def main() -> None:
             sets.append(("seal-tools-test", args.seal / "catalog.jsonl", args.seal / "tool_retrieval_test.jsonl"))
         if args.metatool and not args.only_ours:
             sets.append(("metatool", args.metatool / "catalog.jsonl", args.metatool / "tool_retrieval.jsonl"))
+        for extra in [] if args.only_ours else args.extra:
+            sets.append((f"extra-{extra.name}", extra / "catalog.jsonl", extra / "tool_retrieval.jsonl"))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="sage-bench-cache-") as tmp:
             for label, c, d in sets:
                 if not (c.exists() and d.exists()):
                     print(f"[{label}] skipped: {c} or {d} missing", file=sys.stderr)
                     continue
-                result["sets"][label] = bench_set(label, c, d, args.limit, Path(tmp) / label)
+                result["sets"][label] = bench_set(label, c, d, args.limit, args.cache or Path(tmp) / label, args.quick)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(result, indent=2, default=str))  # partial result after each set
     result["machine"]["loadavg_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ common, catalog-free scale (`norm`):
 
 The fused score is ``weight * norm(cosine) + (1 - weight) * norm(BM25)``. A multi-intent query adds
 ``subquery_weight * max over sub-queries of their fused score``, and each sub-query's own best
-``subquery_slots`` tools are placed right after the overall best tool, so every intent reaches the top.
+``subquery_slots`` tools are placed right after the overall best tool, round robin (every intent's
+best tool before any intent's second), so every intent reaches the top.
 
 The parameters are not hand-set: ``bench/selection.py --lobo`` chooses them by leave-one-benchmark-out
 on the dev/validation splits (``core/selection/tuning.py``) and writes ``fusion_weights.json`` beside
@@ -155,18 +156,18 @@ def rank(kw: Sequence[np.ndarray], emb: Sequence[np.ndarray], p: HybridParams, d
 def rank_fused(fused: np.ndarray, p: HybridParams, depth: int | None = None) -> HybridRanking:
     """`rank` from already fused scores: row 0 = the whole query, rows 1.. = its sub-queries."""
     whole = fused[0]
-    n = len(whole)
     subs = fused[1:]
     score = whole + p.subquery_weight * subs.max(axis=0) if len(subs) else whole
     slotted: dict[int, int] = {}
     if not (len(subs) and p.subquery_slots > 0):
         return HybridRanking(top_order(score, depth), score, whole, subs, slotted)
     head = [int(top_order(score, 1)[0])]
-    for j, s in enumerate(subs[:MAX_SLOTTED_SUBQUERIES]):
-        for t in top_order(s, p.subquery_slots).tolist():
-            if t not in head:  # each sub-query's own best tools: in the top 1 + slots * sub-queries
-                head.append(t)
-                slotted[t] = j
+    own = [top_order(s, p.subquery_slots).tolist() for s in subs[:MAX_SLOTTED_SUBQUERIES]]
+    for level in range(p.subquery_slots):  # round robin: every intent's best tool before any intent's second
+        for j, best in enumerate(own):
+            if level < len(best) and best[level] not in head:
+                head.append(best[level])
+                slotted[best[level]] = j
     rest = top_order(score, None if depth is None else depth + len(head))
     taken = set(head)
     order = np.asarray(head + [i for i in rest.tolist() if i not in taken], dtype=np.int64)

@@ -28,6 +28,12 @@ _LEAD = re.compile(
     r"^(?:(?:and|then|also|additionally|furthermore|moreover|finally|lastly|next|after\s+that|afterwards|besides|plus)\b[,:]?\s*)+",
     re.I,
 )
+# a preamble that only announces how many requests follow ("Two requests - ...", "I need two things: ...")
+_PREAMBLE = re.compile(
+    r"^(?:(?:i\s+(?:need|have)\s+)?(?:two|three|four|five|several|a\s+few|\d+)\s+(?:requests?|things?|tasks?|questions?)"
+    r"(?:\s+for\s+you)?\s*[-:\u2013\u2014]+\s*)",
+    re.I,
+)
 DEFAULT_MIN_TERMS = 3
 MAX_SUBQUERIES = 8
 
@@ -37,7 +43,7 @@ def split_intents(query: str, min_terms: int = DEFAULT_MIN_TERMS, limit: int = M
     parts = [c for s in _SENTENCE.split(query) for c in _CLAUSE.split(s)]
     out: list[str] = []
     for p in parts:
-        p = _LEAD.sub("", p.strip(" .,;:!?\"")).strip()
+        p = _LEAD.sub("", _PREAMBLE.sub("", p.strip(" .,;:!?\""))).strip()
         if p and len(set(tokenize(p))) >= min_terms and p not in out:
             out.append(p)
     return out[:limit] if len(out) > 1 else []

@@ -100,7 +100,7 @@ def evaluate(split: Split, p: HybridParams | str, depth: int = DEPTH, full: bool
     """Per-query metrics of `p` on `split`; p = "keyword" / "embedding" ranks by that stage alone.
     Memoised per split and configuration (folds share the work); every request is logged in split.log."""
     key = (p if isinstance(p, str) else repr(sorted(p.to_dict().items()))) + ("" if full else "|r@5")
-    split.log.append(key)
+    split.log.append(f"{split.name}|{key}")
     if key not in split.memo:
         split.memo[key] = _evaluate(split, p, depth, full)
     return split.memo[key]
@@ -186,9 +186,11 @@ def leave_one_out(benchmarks: Sequence[Benchmark], grid: Sequence[HybridParams],
 
 
 def build_split(name: str, catalog: Any, samples: Sequence[dict[str, Any]], keyword: Any, embedding: Any,
-                split_fn: Callable[[str], list[str]] | None = None, batch_size: int = 64) -> Split:
+                split_fn: Callable[[str], list[str]] | None = None, batch_size: int = 64,
+                vectors: dict[str, np.ndarray] | None = None) -> Split:
     """Stage scores of every query (and sub-query) of `samples` over the whole `catalog`, with the
-    fitted selectors the two-stage selector uses (BM25 scores, cosine of the encoder's vectors)."""
+    fitted selectors the two-stage selector uses (BM25 scores, cosine of the encoder's vectors).
+    `vectors` (text -> query vector of this encoder) is used and filled as a cache across runs."""
     from core.selection.subquery import split_intents
 
     split_fn = split_fn or split_intents
@@ -197,7 +199,11 @@ def build_split(name: str, catalog: Any, samples: Sequence[dict[str, Any]], keyw
     subs = [split_fn(q) for q in queries]
     texts = list(dict.fromkeys(queries + [p for ps in subs for p in ps]))
     pos = {t: i for i, t in enumerate(texts)}
-    vecs = np.asarray(embedding.encoder.encode(texts, batch_size=batch_size), dtype=np.float32)
+    vectors = {} if vectors is None else vectors
+    todo = [t for t in texts if t not in vectors]
+    if todo:
+        vectors.update(zip(todo, np.asarray(embedding.encoder.encode(todo, batch_size=batch_size), dtype=np.float32), strict=True))
+    vecs = np.stack([vectors[t] for t in texts])
     emb = (vecs @ embedding.vectors.T).astype(np.float32)
     kw = np.stack([keyword.scores(t) for t in texts]).astype(np.float32)
     return Split(name, kw, emb, [pos[q] for q in queries], [[pos[p] for p in ps] for ps in subs],
