@@ -52,6 +52,7 @@ def compare_run(store: RunStore, parent: str, method: str, seed: int) -> str:
                      "metrics": {"plan_token_acc": 0.95 - v / 10, "plan_nll": v}})
     store.add_sample_results(rid, rows)
     per = {s.key: [x for r in rows if r["task"] == s.task and (x := sample_value(s, r)) is not None] for s in PAIRED_METRICS}
+    per = {k: v for k, v in per.items() if v}
     metrics = {k: statistics.fmean(v) for k, v in per.items()}
     metrics.update({f"ci95/{k}": ci95(v) for k, v in per.items()})
     metrics.update({"samples_used": 80 * BUDGET[method] or 80, "train_seconds": 10.0 + seed, "acc@5": 0.5})

@@ -106,36 +106,82 @@ def ci95_of(values: dict[str, tuple[float, str]], metric: str) -> float | None:
     return ci[0] if ci is not None and metric in values and ci[1] == values[metric][1] else None
 
 
+KNOBS = (("loss_ratio", "coreset", "loss ratio"), ("replay_ratio", "continual", "replay ratio"),
+         ("buffer_size", "continual", "buffer"))
+# summary metrics kept on Table 1 rows (for results.tex / results.md) without a Table 1 column
+EXTRA_METRICS = ("forgetting", "backward_transfer", "timing_margin", "fallback", "acc@3", "ndcg@5", "recall@5")
+
+
+def knobs_of(run: dict[str, Any]) -> dict[str, float]:
+    """The ablation knobs a training run was configured with (hybrid loss share, replay ratio, buffer size)."""
+    cfg = run.get("config") or {}
+    out = {}
+    for name, sec, _ in KNOBS:
+        v = (cfg.get(sec) or {}).get(name) if isinstance(cfg.get(sec), dict) else None
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            out[name] = float(v)
+    return out
+
+
+def _extra(name: str) -> bool:
+    return name in EXTRA_METRICS or (name.startswith("ext/") and name.count("/") == 2)
+
+
 def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row], dict[str, list[str]]]:
-    """Rows A..D (one per coreset budget where a method has several) and run -> contributing run ids."""
+    """Rows A..D, one per configuration where a method ran with several (coreset budget; and the hybrid loss
+    share, replay ratio or buffer size of an ablation grid), and run -> contributing run ids."""
     train = [r for r in runs if r["kind"] == "train" and r.get("method")]
     children = child_evals(store, {r["id"] for r in train})
     budgets: dict[str, set[float | None]] = {}
+    knob_vals: dict[tuple[str, str], set[float | None]] = {}
     for r in train:
         budgets.setdefault(r["method"], set()).add(coreset_of(r)[1])
+        k = knobs_of(r)
+        for name, _, _ in KNOBS:
+            knob_vals.setdefault((r["method"], name), set()).add(k.get(name))
     rows: dict[str, Row] = {m: Row(key=m, label=METHOD_LABELS[m]) for m in METHODS}
+    split: set[str] = set()
     sources: dict[str, list[str]] = {}
     for r in sorted(train, key=lambda r: r["id"]):
         method = r["method"]
         budget = coreset_of(r)[1]
-        key, label = method, method
+        parts, labels = [], []
         if len(budgets[method]) > 1:
             tag = "all" if budget is None else _fmt_budget(budget)
-            key, label = f"{method}@{tag}", f"{METHOD_LABELS.get(method, method)}, budget {tag}"
+            parts.append(tag)
+            labels.append(f"budget {tag}")
+        k = knobs_of(r)
+        for name, _, words in KNOBS:
+            if len(knob_vals[(method, name)]) > 1:
+                v = k.get(name)
+                parts.append(f"{name}={'?' if v is None else f'{v:g}'}")
+                labels.append(f"{words} {'?' if v is None else f'{v:g}'}")
+        key, label = method, method
+        if parts:
+            split.add(method)
+            key, label = f"{method}@{','.join(parts)}", ", ".join([METHOD_LABELS.get(method, method), *labels])
         row = rows.setdefault(key, Row(key=key, label=label))
         values = train_run_metrics(store, r, children.get(r["id"], []))
         sources[r["id"]] = sorted({src for _, src in values.values()})
         for spec in TABLE1_METRICS:
             if spec.name in values:
                 row.cell(spec.name).add(values[spec.name][0], r["id"], seed_of(r), ci95_of(values, spec.name))
-    for method, bs in budgets.items():
-        if len(bs) > 1:
-            rows.pop(method, None)  # shown as one row per budget instead
+        for name in sorted(values):
+            if _extra(name):
+                row.cell(name).add(values[name][0], r["id"], seed_of(r), ci95_of(values, name))
+    for method in split:
+        rows.pop(method, None)  # shown as one row per configuration instead
     return sorted(rows.values(), key=_row_order), sources
 
 
+def budget_of_key(key: str) -> str:
+    """The budget tag of a row key (`B3@40%,loss_ratio=0.2` -> `40%`; "" without one)."""
+    return next((p for p in key.partition("@")[2].split(",") if p and "=" not in p), "")
+
+
 def _row_order(row: Row) -> tuple:
-    method, _, budget = row.key.partition("@")
+    method = row.key.partition("@")[0]
+    budget = budget_of_key(row.key)
     rank = METHODS.index(method) if method in METHODS else len(METHODS)
     num = float(budget.rstrip("%")) / (100 if budget.endswith("%") else 1) if budget and budget != "all" else -1.0
     return (rank, method, num, row.key)

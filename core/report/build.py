@@ -1,4 +1,5 @@
-"""Build the report folder: tables (LaTeX + Markdown), paired differences, figures (PDF + PNG) and runs.json."""
+"""Build the report folder: tables (LaTeX + Markdown), paired differences, the paper's number macros
+(results.tex) and findings (results.md), figures (PDF + PNG) and runs.json."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from core import __version__
-from core.report import figdata, figures, paired, tables
+from core.report import figdata, figures, paired, paper, tables
 from core.report.aggregate import AblationSection, Row, ablation_sections, table1_rows
 from core.report.select import Selection, child_evals, seed_of, select_runs
 from core.report.specs import TABLE1_METRICS
 from core.store import RunStore
 
-TABLE_FILES = ("table1.tex", "table1.md", "paired.tex", "paired.md", "ablation.tex", "ablation.md", "runs.json")
+TABLE_FILES = ("table1.tex", "table1.md", "paired.tex", "paired.md", "ablation.tex", "ablation.md", "results.tex",
+               "results.md", "runs.json")
 FIGURES = ("sample_efficiency", "forgetting", "selector_tradeoff", "plan_dag")
 RUN_FIELDS = ("kind", "status", "task", "method", "name", "dataset_hash", "catalog_hash", "package_version", "parent_id", "started", "ended")
 
@@ -75,6 +77,8 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
         ("paired.md", tables.paired_md(pairs)),
         ("ablation.tex", tables.ablation_tex(sections)),
         ("ablation.md", tables.ablation_md(sections)),
+        ("results.tex", paper.results_tex(rows, pairs, sections)),
+        ("results.md", paper.results_md(rows, pairs, sections)),
     ):
         _write(out / name, text)
         files.append(name)

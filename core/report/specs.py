@@ -38,7 +38,11 @@ TABLE1_METRICS: tuple[MetricSpec, ...] = (
     _rate("executability", "Exec.", "Planning"),
     _rate("plan_token_acc", "Tok. acc.", "Planning"),
     MetricSpec("plan_nll", "NLL", "Planning", False, 3),
+    _rate("node_f1", "Node F1", "Planning"),
+    _rate("edge_f1", "Edge F1", "Planning"),
+    _rate("exact_match", "Exact", "Planning"),
     _rate("accuracy", "Acc.", "Timing"),
+    _rate("f1", "F1", "Timing"),
     _rate("fpr", "FPR", "Timing", higher=False),
     MetricSpec("train_seconds", "Time (s)", "Cost", False, 1),
     MetricSpec("samples_used", "Samples", "Cost", False, 0),
@@ -53,7 +57,11 @@ TASK_OF_METRIC = {
     "step_validity": "task_planning",
     "dependency_correctness": "task_planning",
     "executability": "task_planning",
+    "node_f1": "task_planning",
+    "edge_f1": "task_planning",
+    "exact_match": "task_planning",
     "accuracy": "timing_judgment",
+    "f1": "timing_judgment",
     "fpr": "timing_judgment",
 }
 

@@ -37,7 +37,8 @@ def report_cmd(
     db: DbOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Write Table 1, the ablation tables (LaTeX + Markdown), figures (PDF + PNG) and runs.json."""
+    """Write Table 1, the paired differences (normal + bootstrap CIs), the ablation tables (LaTeX + Markdown), the
+    paper's number macros (results.tex, run ids in comments), the findings (results.md), figures and runs.json."""
     from core.errors import UsageError
     from core.report import Selection, build_report
 
