@@ -1,8 +1,12 @@
-"""Training-step throughput: logits at every position vs only at supervised positions.
+"""Training-step throughput and the cost of one compare cell of a tier.
 
     nice -n 10 .venv/bin/python bench/training.py [--base bundled-gemma3-270m] [--steps 3]
-
-Prints tokens/s for both loss implementations on the same batches and their ratio.
+        tokens/s of a training step with logits at every position vs only at supervised positions (same batches)
+    nice -n 10 .venv/bin/python bench/training.py --tier medium_cpu [--steps 3] [--items 3] [--out FILE]
+        per-item costs on the tier's real data (training step, base-model loss scoring, each evaluation kind,
+        GGUF export, a plan through llama.cpp vs HF generate), wall and process CPU seconds (CPU seconds / threads
+        approximates the wall time on a quiet box), the pool's token statistics, and the estimated seconds of
+        every method's cell and of the whole `--seeds 3` comparison. Writes results/bench/tier-<preset>-<time>.json.
 """
 
 from __future__ import annotations
@@ -39,13 +43,196 @@ def synthetic_dialogs(n: int) -> list[dict]:
     return out
 
 
+class Clock:
+    """Wall and CPU seconds (this process and its reaped children, e.g. the llama.cpp engine child)."""
+
+    def __enter__(self) -> Clock:
+        self.w0, self.c0 = time.perf_counter(), self._cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.w0, self._cpu() - self.c0
+
+    @staticmethod
+    def _cpu() -> float:
+        import resource
+
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _per(clock: Clock, n: int) -> dict[str, float]:
+    return {"wall_s": clock.wall / n, "cpu_s": clock.cpu / n, "n": n}
+
+
+def tier_costs(preset: str, steps: int, items: int) -> dict:
+    """Measure the per-item costs of one compare cell of `preset` and estimate every method's cell."""
+    import os
+    import statistics
+
+    import torch
+
+    from core.catalog import load_catalog_cached
+    from training.base_models import resolve_base_model
+    from training.config import load_config
+    from training.evaluate import (
+        LlamaPlanGenerator,
+        ModelScorer,
+        _load,
+        eval_plan_scored,
+        eval_planning,
+        eval_selection,
+        eval_timing,
+    )
+    from training.formatting import encode_all
+    from training.pipeline import export_gguf, load_training_samples
+
+    cfg = load_config(preset)
+    threads = cfg.train.threads or torch.get_num_threads()
+    out: dict = {"preset": preset, "threads": threads, "load_avg_start": os.getloadavg()}
+    from training.trainer import AgentSFTTrainer
+
+    tr = AgentSFTTrainer(cfg, "/tmp/bench-tier", log=lambda s: None)
+    with Clock() as c:
+        tr.setup(resolve_base_model(cfg.model.base), reuse_base=True)
+    out["setup"] = _per(c, 1)
+    with Clock() as c:
+        tr.setup(resolve_base_model(cfg.model.base), reuse_base=True)  # later methods: a copy of the kept base
+    out["setup_reused"] = _per(c, 1)
+    samples, _, _ = load_training_samples(cfg)
+    with Clock() as c:
+        enc = encode_all(samples, tr.tokenizer, max_len=cfg.model.max_seq_len, chat_format=cfg.model.chat_format)
+    lens = sorted(len(e.input_ids) for e in enc)
+    sup = [e.n_supervised for e in enc]
+    out["pool"] = {"samples": len(samples), "encoded": len(enc), "dropped_over_max_len": len(samples) - len(enc),
+                   "max_seq_len": cfg.model.max_seq_len, "tokens_mean": statistics.fmean(lens), "tokens_max": lens[-1],
+                   "tokens_p90": lens[int(0.9 * (len(lens) - 1))], "supervised_mean": statistics.fmean(sup),
+                   "supervised_share": sum(sup) / sum(lens), "encode_s": c.wall,
+                   "by_task_tokens_mean": {t: statistics.fmean(len(e.input_ids) for e in enc if e.task == t)
+                                           for t in sorted({e.task for e in enc})}}
+    # training steps on batches as the trainer forms them (length-grouped, seeded)
+    tr.plan(len(enc))
+    with Clock() as c:
+        tr.train(enc, max_steps=steps)
+    tok_step = tr.state.tokens_seen / max(1, tr.state.step)
+    out["train_step"] = {**_per(c, steps), "tokens_per_step": tok_step}
+    # the levers: logits only at supervised positions (vs every position), on the same real batch
+    from training.formatting import collate
+    from training.loss import full_logits_loss, supervised_loss
+
+    batch = collate(enc[: cfg.train.batch_size], tr.tokenizer.pad_token_id)
+    lever = {}
+    for name, fn in (("supervised_logits", supervised_loss), ("full_logits", full_logits_loss)):
+        with Clock() as c:
+            fn(tr.model, batch).backward()
+            tr.optimizer.zero_grad(set_to_none=True)
+        lever[name] = _per(c, 1)
+    out["lever_logits"] = lever
+    with Clock() as c:
+        tr.per_sample_losses(enc[: 2 * items], batch_size=cfg.coreset.score_batch_size)
+    out["base_loss_per_sample"] = _per(c, 2 * items)
+    # evaluation, one item at a time as the evaluator does
+    catalog = load_catalog_cached()
+    from core.planning.registry import make_selector
+
+    selector = make_selector(catalog, "keyword")
+    scorer = ModelScorer(tr.model, tr.tokenizer, tr.device, cfg.model.chat_format)
+    e = cfg.eval
+    split = {"tool_selection": e.selection_split, "timing_judgment": e.timing_split,
+             "task_planning": e.planning_split}
+
+    def rows(task: str) -> list[dict]:
+        return _load(task, split[task] or e.split, items)
+
+    for name, task, fn in (
+        ("eval_selection", "tool_selection", lambda s: eval_selection(scorer, s, catalog, s.get("candidate_tools") or [])),
+        ("eval_timing", "timing_judgment", lambda s: eval_timing(scorer, s, catalog, selector)),
+        ("eval_plan_scored", "task_planning", lambda s: eval_plan_scored(scorer, s, catalog)),
+    ):
+        rs = rows(task)
+        with Clock() as c:
+            for r in rs:
+                fn(r)
+        out[name] = _per(c, len(rs))
+    adapter = tr.save_adapter("/tmp/bench-tier/adapter")
+    with Clock() as c:
+        gguf = export_gguf(cfg, adapter)
+    out["export_gguf"] = _per(c, 1)
+    plans = rows("task_planning")
+    gen = LlamaPlanGenerator(gguf, catalog, planner=e.planner, max_tokens=e.max_new_tokens, threads=threads)
+    toks = []
+    with Clock() as c:
+        for r in plans:
+            toks.append(gen(r, catalog).get("completion_tokens", 0))
+        gen.close()
+    out["plan_llamacpp"] = {**_per(c, len(plans)), "completion_tokens": toks,
+                            "note": "the adapter after a few steps; a trained one stops earlier (fewer tokens)"}
+    with Clock() as c:
+        eval_planning(scorer, plans[0], catalog, e.max_new_tokens)
+    out["plan_hf_generate"] = _per(c, 1)
+    out["load_avg_end"] = os.getloadavg()
+    out["estimate"] = estimate(cfg, out, threads)
+    return out
+
+
+def estimate(cfg, m: dict, threads: int) -> dict:  # noqa: ANN001 - training.config.Config
+    """Seconds per method's cell from the per-item costs (`cpu_s / threads` ~ a quiet box; `wall_s` = as measured)."""
+    import math
+
+    n = m["pool"]["encoded"]
+    bs, ratio, budget = cfg.train.batch_size, cfg.continual.replay_ratio, cfg.coreset.budget
+    k = int(round(budget * n)) if budget < 1 else int(budget)
+    per_task = n / 4
+    chunks = 4
+
+    def cont_steps(pool: int) -> int:  # 4 chunks; chunks 2..4 mixed with replay_ratio replayed samples
+        c = pool / chunks
+        return sum(math.ceil((c + (ratio * c if i else 0)) / bs) for i in range(chunks))
+
+    steps = {"A": math.ceil(n / bs), "B1": math.ceil(k / bs), "B2": math.ceil(k / bs), "B3": math.ceil(k / bs),
+             "C": cont_steps(n), "D": cont_steps(k), "R": math.ceil(k / bs)}
+    e = cfg.eval
+    n_eval = {"eval_selection": e.tool_selection, "eval_timing": e.timing_judgment, "eval_plan_scored": e.plan_scored}
+    plan_key = "plan_llamacpp" if e.plan_backend in ("llamacpp", "auto") else "plan_hf_generate"
+    # continual: after each chunk, token accuracy on the validation rows of every chunk seen (12 each): ~ scored items
+    chunk_evals = sum(range(1, chunks + 1)) * 12
+    out = {}
+    for kind, f in (("quiet_estimate_s", lambda x: x["cpu_s"] / threads), ("as_measured_s", lambda x: x["wall_s"])):
+        evals = sum(f(m[k]) * v for k, v in n_eval.items()) + f(m[plan_key]) * max(0, e.task_planning) + f(m["export_gguf"])
+        cells = {}
+        for meth, st in steps.items():
+            t = f(m["setup_reused"]) + st * f(m["train_step"]) + evals
+            if meth in ("C", "D"):
+                t += chunk_evals * f(m["eval_plan_scored"]) * 0.5  # validation rows are shorter than plan prompts
+            cells[meth] = round(t)
+        # base-model losses of the pool: scored once (the first of B1/B3/D), then from the disk cache for every seed
+        once = f(m["setup"]) + f(m["base_loss_per_sample"]) * n
+        total = 3 * sum(cells.values()) + once
+        out[kind] = {"cells": cells, "one_seed_s": round(sum(cells.values()) + once),
+                     "once_s": round(once), "three_seeds_h": round(total / 3600, 2)}
+    out["steps"] = steps
+    out["per_task_pool"] = per_task
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="bundled-gemma3-270m")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tier", default="", help="a compare preset (medium_cpu, quick_cpu): measure one cell's costs")
+    ap.add_argument("--items", type=int, default=3, help="--tier: evaluation items per kind")
+    ap.add_argument("--out", default="", help="--tier: JSON output (default results/bench/tier-<preset>-<time>.json)")
     args = ap.parse_args()
+    if args.tier:
+        res = tier_costs(args.tier, args.steps, args.items)
+        path = Path(args.out or f"results/bench/tier-{args.tier}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(res, indent=1))
+        print(json.dumps(res["estimate"], indent=1))
+        print(path)
+        return
     import torch
 
     from training.base_models import resolve_base_model

@@ -44,7 +44,7 @@ def test_tiers_are_presets_with_the_promised_sizes():
     assert min(med.eval.tool_selection, med.eval.timing_judgment, med.eval.plan_scored) >= 200
     assert med.eval.task_planning >= 50 and med.eval.plan_backend == "llamacpp" and med.eval.split == "test_extended"
     full = load_config("full_gpu")
-    assert full.data.limit == 0 and full.eval.tool_selection == 0 and full.eval.task_planning >= 50
+    assert full.data.limit == 0 and full.eval.tool_selection >= 200 and full.eval.task_planning >= 50 and full.train.epochs == 1
 
 
 def test_ablation_grid_cells_apply_only_where_the_knob_matters():
@@ -215,3 +215,16 @@ def test_llamacpp_plan_backend_is_wired_through_the_exported_adapter(tiny_dir, t
     assert final["executability"] == 1.0 and final["node_f1"] == 0.5 and final["eval_n/task_planning"] == 3
     assert "ci95/node_f1" in final
     assert any(a["kind"] == "adapter_gguf" for a in store.artifacts(res["run_id"]))
+
+
+def test_gpu_full_script_parses_and_rejects_unknown_modes():
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "bench" / "gpu_full.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    res = subprocess.run(["bash", str(script), "nope"], capture_output=True, text=True)
+    assert res.returncode == 2 and "usage" in res.stderr
+    text = script.read_text()
+    for step in ("install", "compare --full", "--resume", "report --db", "export-jsonl", "$OUT"):
+        assert step in text, step

