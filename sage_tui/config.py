@@ -5,7 +5,7 @@
 db = "~/runs.db"          # run store (overridden by --db)
 default_model = "gemma3-270m"
 selector = "two_stage"
-planner = "hierarchical"
+planner = "grounded"
 timing = "hybrid"
 
 [engine]                  # local llama.cpp inference (core/llm/cpu.py, core/llm/factory.py)
@@ -67,7 +67,7 @@ class UIConfig:
     db: Path | None = None
     default_model: str | None = None
     selector: str = "two_stage"
-    planner: str = "hierarchical"
+    planner: str = "grounded"
     timing: str = "hybrid"
     keymap: dict[str, str] = field(default_factory=dict)
     endpoints: list[Endpoint] = field(default_factory=list)

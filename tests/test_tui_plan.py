@@ -66,7 +66,7 @@ class ScriptedBackend:
 @pytest.mark.asyncio
 async def test_goal_gives_candidates_dag_and_timing(tmp_path: Path) -> None:
     backend = ScriptedBackend()
-    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="hybrid"),
+    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="hybrid", planner="hierarchical"),
                   catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen

@@ -27,7 +27,7 @@ def make_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     catalog = write_catalog(Path("tools.jsonl"))
 
     def make(mode: str, **kw: object) -> SageApp:
-        return SageApp(db=Path("runs.db"), config=UIConfig(selector="keyword", timing="hybrid"), catalog_path=catalog,
+        return SageApp(db=Path("runs.db"), config=UIConfig(selector="keyword", timing="hybrid", planner="hierarchical"), catalog_path=catalog,
                        mode=mode, **kw)  # type: ignore[arg-type]
 
     return make

@@ -11,7 +11,7 @@ from core.metrics.planning import METRIC_NAMES, gold_steps, plan_metrics
 from core.planning.base import BasePlanner, PlannerConfig
 from core.planning.registry import make_planner, make_selector
 
-DEFAULT_PLANNERS = ["hierarchical", "flat", "greedy"]
+DEFAULT_PLANNERS = ["grounded", "hierarchical", "flat", "greedy"]
 
 
 class PlanningEvaluator:

@@ -79,6 +79,7 @@ class BasePlanner:
     name = "base"
     uses_llm = False
     retrieves_per_clause = False  # True: retrieves per clause itself; callers pass no goal-level candidate list
+    default_selector: str | None = None  # the selector used when the caller names none (None: the registry's)
 
     def __init__(self, catalog: Catalog, selector: Selector, backend: Any = None,
                  config: PlannerConfig | None = None) -> None:

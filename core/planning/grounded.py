@@ -64,6 +64,7 @@ class GroundedPlanner(BasePlanner):
     name = "grounded"
     uses_llm = True
     retrieves_per_clause = True  # the plan session lets it retrieve over the whole catalog, then shows its picks
+    default_selector = "two_stage"  # when none is named: retrieval decides the tools here
 
     def _draft(self, goal: str, tools: list[Tool], c: PlanConstraints, plan: Plan,
                on_token: TokenCallback | None) -> list[PlanStep]:

@@ -44,7 +44,7 @@ class PlanRequest:
     `timing` "none" skips the timing decisions."""
 
     goal: str
-    planner: str = "hierarchical"
+    planner: str = "grounded"
     selector: str | None = None
     model: str | None = None
     lora: str | None = None
@@ -169,7 +169,7 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
     c = request.constraints
     c.check_tools(catalog)
     emit(StageEvent("loading", "catalog and selector"))
-    selector = selector or make_selector(catalog, request.selector)
+    selector = selector or make_selector(catalog, request.selector or PLANNERS[request.planner].default_selector)
     emit(StageEvent("retrieving", "tool candidates"))
     selections = candidate_selections(selector, catalog, request.goal, request.config.top_k, c)
     emit(CandidatesEvent(selections))

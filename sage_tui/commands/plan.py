@@ -27,11 +27,14 @@ def plan_cmd(
     goal: Annotated[str, typer.Argument(help="What the agent should achieve.")],
     constraints: Annotated[str | None, typer.Option(help="JSON object or .json/.toml file: max_steps, must_use, "
                                                          "must_not_use, sequential_only, max_parallel.")] = None,
-    planner: Annotated[str, typer.Option(help="hierarchical | flat | greedy")] = "hierarchical",
+    planner: Annotated[str, typer.Option(help="grounded (default: retrieval picks the tools, the model writes "
+                                              "arguments) | hierarchical | hierarchical_per_subgoal | flat | "
+                                              "greedy")] = "grounded",
     model: ModelOption = None,
     lora: LoraOption = None,
     server: ServerOption = None,
-    selector: Annotated[str | None, typer.Option(help="Selector for candidate tools (default keyword).")] = None,
+    selector: Annotated[str | None, typer.Option(help="Selector for candidate tools (default: two_stage for the "
+                                                      "grounded planner, keyword for the others).")] = None,
     timing: Annotated[str, typer.Option(help="Timing decisions for the goal and each step: none | rule | llm | "
                                              "hybrid.")] = "hybrid",
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,

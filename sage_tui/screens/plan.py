@@ -31,7 +31,7 @@ from sage_tui.widgets.dag import DagView
 
 MODEL_PRESETS = ["sage-gemma3-270m", "gemma3-270m", "qwen2.5-coder-1.5b"]
 # core.planning.registry.PLANNERS (not imported here: it pulls networkx into the first paint); a test checks it
-PLANNERS = ["hierarchical", "grounded", "flat", "greedy", "hierarchical_per_subgoal"]
+PLANNERS = ["grounded", "hierarchical", "flat", "greedy", "hierarchical_per_subgoal"]
 ENDPOINT_PREFIX = "endpoint:"
 
 
@@ -108,7 +108,7 @@ class PlanScreen(Screen[None]):
                 yield Input(placeholder="goal, e.g. find flights to Lisbon next Friday and add the cheapest to my calendar", id="goal")
             with Horizontal(classes="bar compact-row"):
                 yield Input(compact=True, placeholder="constraints: max_steps=5 must_use=a,b must_not_use=c sequential_only=true", id="constraints")
-                yield Select([(p, p) for p in PLANNERS], value=cfg.planner if cfg.planner in PLANNERS else "hierarchical", allow_blank=False, compact=True, id="planner")
+                yield Select([(p, p) for p in PLANNERS], value=cfg.planner if cfg.planner in PLANNERS else "grounded", allow_blank=False, compact=True, id="planner")
             with Horizontal(classes="bar compact-row", id="model-row"):
                 options = model_options(cfg)
                 model = cfg.default_model if cfg.default_model in MODEL_PRESETS else None
