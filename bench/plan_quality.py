@@ -77,7 +77,7 @@ def main() -> None:
     planners = {}
     for spec in arms:
         name, opts = parse_arm(spec)
-        sel_name = opts.get("selector", args.selector)
+        sel_name = opts.get("selector", args.selector) or PLANNERS[name].default_selector
         if sel_name not in selectors:
             selectors[sel_name] = make_selector(catalog, sel_name)
         cfg = PlannerConfig(top_k=int(opts.get("top_k", 8)),

@@ -57,3 +57,20 @@ def test_a_repeated_best_tool_gives_way_or_is_dropped_and_must_not_use_holds() -
                   constraints=PlanConstraints(must_not_use=["send_email"]))
     tools = [s.tool_id for s in plan.steps]
     assert tools.count("get_weather") == 1 and "send_email" not in tools
+
+
+def test_grounded_decoding_requires_each_fixed_tool_s_required_arguments() -> None:
+    from core.llm.prompts import tagged_steps_schema
+    from core.planning.grounded import require_arguments
+
+    tools = [CAT.get("search_flights"), CAT.get("send_email")]
+    schema = require_arguments(tagged_steps_schema(tools, 2, 2, first_id=1, allowed={1: ["search_flights"],
+                                                                                    2: ["send_email"]}), CAT)
+    pat = regex.compile(schema_to_regex(schema))
+    ok = ('{"steps": [{"subgoal": 1, "id": 1, "tool_id": "search_flights", "arguments": {"origin": "Oslo", '
+          '"destination": "Rome", "date": "2025-10-16"}, "depends_on": []}, {"subgoal": 2, "id": 2, "tool_id": '
+          '"send_email", "arguments": {"to": "Ana", "body": "done"}, "depends_on": [1]}]}')
+    assert pat.fullmatch(ok)
+    missing = ok.replace('"to": "Ana", ', "")
+    assert not pat.fullmatch(missing)  # send_email requires "to"
+    assert not pat.fullmatch(ok.replace('"origin": "Oslo", ', ""))

@@ -18,6 +18,7 @@ NUMBER = r"-?(?:0|[1-9][0-9]{0,8})(?:\.[0-9]{1,6})?"
 BOOLEAN = r"(?:true|false)"
 MAX_FREE_STRING = 120  # bound for strings without maxLength (keeps decoding finite)
 MAX_KEY = 40
+REQUIRED_FIRST = "x-required-first"  # an object schema flag: its required keys come first, then any optional ones
 MAX_ENUM_RANGE = 64  # integer ranges up to this wide become an alternation of their values
 
 
@@ -89,8 +90,13 @@ def _object(node: dict[str, Any]) -> str:
         if set(props) == required:  # all present, in schema order (the layout of training targets)
             parts = [f"{_literal(k)}: {schema_to_regex(v)}" for k, v in props.items()]
             return r"\{" + ", ".join(parts) + r"\}"
+        if required and node.get(REQUIRED_FIRST):  # required keys first (schema order), then optional ones, any order
+            req = [f"{_literal(k)}: {schema_to_regex(v)}" for k, v in props.items() if k in required]
+            opt = [f"{_literal(k)}: {schema_to_regex(v)}" for k, v in props.items() if k not in required]
+            tail = f"(?:, (?:{'|'.join(opt)})){{0,{len(opt)}}}" if opt else ""
+            return r"\{" + ", ".join(req) + tail + r"\}"
         if required:
-            raise UnsupportedSchema("objects must make all properties required or none")
+            raise UnsupportedSchema("objects must make all properties required or none (or set x-required-first)")
         # all optional: any of the known keys, any order, at most one pair per key
         pair = "(?:" + "|".join(f"{_literal(k)}: {schema_to_regex(v)}" for k, v in props.items()) + ")"
         return rf"\{{(?:{pair}(?:, {pair}){{0,{len(props) - 1}}})?\}}"

@@ -112,9 +112,10 @@ class GroundedPlanner(BasePlanner):
         allowed = {i: [tid] for i, tid in enumerate(ids, start=1)}
 
         def schema(shown: list[Tool]) -> dict[str, Any]:
-            return tagged_steps_schema(shown, min(limit, len(ids)), len(ids), first_id=self.first_id(1),
-                                       allowed={g: [t for t in v if t in {x.tool_id for x in shown}] or v
-                                                for g, v in allowed.items()})
+            return require_arguments(tagged_steps_schema(
+                shown, min(limit, len(ids)), len(ids), first_id=self.first_id(1),
+                allowed={g: [t for t in v if t in {x.tool_id for x in shown}] or v for g, v in allowed.items()}),
+                self.catalog)
 
         new, obj = self.llm_steps(lambda ts, d: steps_all_prompt(goal, ts, subs, d), schema, tools,
                                   self.config.max_tokens // 2 * max(1, len(ids)), plan, on_token, "arguments",
@@ -147,6 +148,25 @@ class GroundedPlanner(BasePlanner):
         """Steps with no arguments; a clause that refers back ("add it", "share them") depends on the previous."""
         return [PlanStep(g, tid, {}, [g - 1] if g > 1 and _refers_back(plan, g) else [], g,
                          plan.subgoals[g - 1].description) for g, tid in enumerate(ids, start=1)]
+
+
+def require_arguments(schema: dict[str, Any], catalog: Any) -> dict[str, Any]:
+    """Every step shape's `arguments` must hold its tool's required parameters, written first (schema order),
+    then any optional ones (`x-required-first`, core/llm/json_regex.py). Returns the schema, changed in place."""
+    from core.llm.json_regex import REQUIRED_FIRST
+
+    steps = schema["properties"]["steps"]
+    for pos in steps.get("prefixItems") or [steps.get("items")]:
+        for shape in (pos or {}).get("anyOf", []):
+            tool = catalog.maybe(shape["properties"]["tool_id"]["enum"][0])
+            args = shape["properties"]["arguments"]
+            req = [k for k in args.get("properties", {}) if tool and k in set(tool.parameters.get("required") or [])]
+            if req:
+                props = args["properties"]
+                args["properties"] = {k: props[k] for k in [*req, *(k for k in props if k not in req)]}
+                args["required"] = req
+                args[REQUIRED_FIRST] = True
+    return schema
 
 
 def _refers_back(plan: Plan, g: int) -> bool:
