@@ -189,3 +189,18 @@ def test_tables_compile_with_pdflatex_under_booktabs(paper_store, tmp_path: Path
     assert (out / "paper.pdf").stat().st_size > 1000
     log = (out / "paper.log").read_text(errors="replace")
     assert "Undefined control sequence" not in log and "Missing" not in log
+
+
+def test_planner_runs_fed_by_different_selectors_are_separate_variants(store: RunStore, tmp_path: Path) -> None:
+    for sel, v in (("keyword", 0.5), ("two_stage", 0.7)):
+        rid = store.create_run("eval", {"name": "flat:sage", "task": "task_planning", "selector": {"name": sel},
+                                        "dataset": "/x/test_extended/task_planning.jsonl", "limit": 50},
+                               task="task_planning", name="flat:sage", dataset_hash="e" * 64)
+        store.add_sample_results(rid, [{"sample_id": f"p{i}", "ok": True} for i in range(50)])
+        store.log_metrics(rid, {"node_f1": v, "executability": v})
+        store.finish_run(rid)
+    build_report(store, tmp_path / "r")
+    (sec,) = json.loads((tmp_path / "r" / "runs.json").read_text())["ablation"]
+    assert set(sec["rows"]) == {"flat:sage [keyword]", "flat:sage [two_stage]"}
+    md = (tmp_path / "r" / "results.md").read_text()
+    assert "flat:sage [two_stage] 0.700" in md.replace("**", "")

@@ -324,7 +324,8 @@ def _budget_curve(rows: Sequence[Row]) -> str | None:
 
 def _ablation_paragraph(sec: AblationSection) -> str:
     specs = ABLATION_TASKS[sec.task][1]
-    main = specs[0]
+    present = [sp for sp in specs if sp.name != "latency_p50_ms" and any(sp.name in r.cells for r in sec.rows)]
+    main = present[0] if present else specs[0]
     ranked = sorted((r for r in sec.rows if main.name in r.cells and r.cells[main.name].mean is not None),
                     key=lambda r: r.cells[main.name].mean or 0.0, reverse=main.higher_is_better)
     if not ranked:

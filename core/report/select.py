@@ -42,8 +42,14 @@ def coreset_of(run: dict[str, Any]) -> tuple[str, float | None]:
 
 
 def variant_of(run: dict[str, Any]) -> str:
-    """Name of an eval run's configuration (selector / planner / timing variant)."""
-    return str((run.get("config") or {}).get("name") or run.get("name") or run.get("task") or "?")
+    """Name of an eval run's configuration (selector / planner / timing variant). A planning run also names
+    the selector that fed its planner (`hierarchical:... [two_stage]`), so selector variants stay apart."""
+    cfg = run.get("config") or {}
+    name = str(cfg.get("name") or run.get("name") or run.get("task") or "?")
+    sel = cfg.get("selector")
+    if run.get("task") == "task_planning" and isinstance(sel, dict) and sel.get("name"):
+        name += f" [{sel['name']}]"
+    return name
 
 
 def identity(run: dict[str, Any]) -> tuple:
