@@ -204,8 +204,12 @@ async def test_tui_survives_a_killed_engine_and_stores_the_run_failed(tmp_path: 
             await app.workers.wait_for_complete()
             await pilot.pause(0.2)
             assert "engine crashed (SIGSEGV)" in screen.sub_title
-            checks = str(screen.query_one("#checks", Static).render())
-            assert "SIGSEGV" in checks and "retries" in checks and "doctor" in checks
+            from sage_tui.widgets.dag import DagView
+
+            notice = screen.query_one(DagView).notice  # where the plan would be: signal, model, hint, retry
+            text = notice.plain if notice is not None else ""
+            assert "SIGSEGV" in text and "sage-gemma3-270m" in text and "retries" in text and "doctor" in text
+            assert "SIGSEGV" in str(screen.query_one("#checks", Static).render())
             # the app is alive: a no-LLM plan still works, and is stored completed
             from textual.widgets import Select
 

@@ -309,7 +309,9 @@ class PlanScreen(Screen[None]):
                      "with AMX try SAGE_TUI_EXTRA_BUFTS=off."]
             if msg.log_tail:
                 lines.append("[dim]" + escape(msg.log_tail[-600:]) + "[/]")
-            self.query_one("#checks", Static).update("\n".join(lines))
+            self.query_one(DagView).show_notice(Text.from_markup("\n\n".join(lines)))
+            self.query_one("#checks", Static).update(f"[red]engine crashed ({escape(msg.signal or 'exited')})[/]: "
+                                                     f"{escape(retry)} retries")
         else:
             self.sub_title = "failed"
         self.notify(msg.error, title="planning failed", severity="error", timeout=12)

@@ -74,12 +74,19 @@ class DagView(Widget, can_focus=True):
         self.status: dict[int, str] = {}
         self.subgoals: list[dict] = []
         self.layout_: Layout = Layout([], [], [])
+        self.notice: RenderableType | None = None  # shown instead of "no plan yet" (e.g. an engine crash)
+
+    def show_notice(self, notice: RenderableType | None) -> None:
+        """Show `notice` while there is no plan (None: the default hint); the next set_steps clears it."""
+        self.notice = notice
+        self.refresh(layout=True)
 
     def set_steps(self, steps: Sequence[dict], status: dict[int, str] | None = None, layout: Layout | None = None,
                   subgoals: Sequence[dict] | None = None) -> None:
         """Draw step dicts {id, tool_id, depends_on, subgoal_id, ...} under the sub-goals {id, description};
         `layout` comes from layout_steps() in a worker."""
         self.steps = list(steps)
+        self.notice = None
         self.status = dict(status or {})
         self.subgoals = list(subgoals or [])
         self.layout_ = layout if layout is not None else (layout_steps(self.steps) if self.steps else Layout([], [], []))
@@ -125,6 +132,8 @@ class DagView(Widget, can_focus=True):
         if not self.steps:
             if self.subgoals:
                 return Group(self._subgoal_line(), Text("drafting steps…", style=self._color("foreground-muted")))
+            if self.notice is not None:
+                return self.notice
             return Text("no plan yet: type a goal and press enter", style=self._color("foreground-muted"))
         by_id = {s["id"]: s for s in self.steps}
         rows: list[RenderableType] = [self._subgoal_line()] if self.subgoals else []
