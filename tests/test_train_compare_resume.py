@@ -117,7 +117,16 @@ def test_resume_skips_the_finished_cell(tiny_dir, tmp_path, monkeypatch):
     final = store.final_metrics(parent)
     assert final["cells_done"] == 2 and final["cells_total"] == 2 and final["wall_seconds"] > 0
 
-    # resuming a finished comparison trains nothing; --seeds raises the seed count (one more cell per method)
+    # a piece still running (a live pid) is not resumed twice
+    import os
+
+    from core.errors import UsageError
+
+    store.update_run(parent, status="running", pid=os.getpid())
+    with pytest.raises(UsageError, match="is running"):
+        run_compare(None, store, resume=parent, log=lambda s: None)
+    store.finish_run(parent, "completed")
+    # resuming a finished comparison trains nothing
     again = run_compare(None, store, resume=parent, max_cells=1, log=lambda s: None)
     assert [r["run_id"] for r in again] == [b1_id, second[1]["run_id"]]
     assert store.get_run(parent)["status"] == "completed"

@@ -140,8 +140,12 @@ def run_compare(preset: str | None, store: Any, *, methods: list[str] | None = N
 
     t0 = time.perf_counter()
     if resume:
+        store.reap_stale_runs()  # a piece that was killed (kill -9, a closed session) no longer counts as running
         parent_run = store.get_run(resume)
         parent = parent_run["id"]
+        if parent_run["status"] == "running":
+            raise UsageError(f"comparison {parent} is running (pid {parent_run.get('pid')} on {parent_run.get('host')}); "
+                             "stop it first or wait for it")
         pc = parent_run.get("config") or {}
         if "base" not in pc:
             raise UsageError(f"run {parent} is not a resumable comparison (no stored base config)")
