@@ -149,3 +149,26 @@ def test_compare_stores_method_runs_with_eval_and_continual_metrics(tiny_dir, tm
     chunk = [m for m in store.metrics(c) if m["name"].startswith("chunk_acc/")]
     assert sorted({(m["name"], m["step"]) for m in chunk}) == [
         ("chunk_acc/timing_judgment", 1), ("chunk_acc/tool_selection", 0), ("chunk_acc/tool_selection", 1)]
+
+
+def test_prefix_cache_scores_equal_full_forward(tiny_dir):
+    """`prefix_cache`: prompts sharing a long system text reuse the KV of the shared prefix; every score equals
+    the plain computation (the second prompt of a family builds the prefix, later ones reuse it)."""
+    from training.evaluate import load_scorer
+
+    plain = load_scorer(str(tiny_dir), threads=1)
+    cached = load_scorer(str(tiny_dir), threads=1)
+    cached.prefix_cache = True
+    system = "You pick tools for an agent. " * 12  # ~100+ shared tokens
+    prompts = [[{"role": "system", "content": system}, {"role": "user", "content": f"request {i} about weather {i * 3}"}]
+               for i in range(4)]
+    conts = ["weather_lookup", "send_email", "flight_search"]
+    for msgs in prompts:
+        assert cached.continuation_logprobs(msgs, conts) == pytest.approx(plain.continuation_logprobs(msgs, conts), abs=1e-4)
+        a, b = cached.answer_scores(msgs, '{"steps": []}'), plain.answer_scores(msgs, '{"steps": []}')
+        assert a[0] == pytest.approx(b[0], abs=1e-3) and a[1:] == b[1:]
+    assert cached._prefixes  # the family prefix was built and used
+    (prefix, _), = cached._prefixes.values()
+    assert len(prefix) >= cached.PREFIX_MIN and prefix == plain.prompt_ids(prompts[0])[: len(prefix)]
+    # an identical prompt scored again (the prefix may not reach into the answer): still exact
+    assert cached.answer_scores(prompts[0], "x")[0] == pytest.approx(plain.answer_scores(prompts[0], "x")[0], abs=1e-3)

@@ -124,6 +124,7 @@ class EvalConfig:
     plan_backend: str = "hf"
     planner: str = "flat"  # flat (the `flat` training view) | hierarchical (views subgoals + steps)
     plan_batch: int = 1  # hf: plans generated per batch (left-padded; > 1 pays off on a GPU)
+    prefix_cache: bool = False  # scoring reuses the KV cache of a prompt family's shared prefix (timing, plans)
     plan_threads: int = 0  # llama.cpp threads for generated plans (0: train.threads, else llama.cpp's default)
     # external sets (folders written by `sage-tui data import`: catalog.jsonl + tool_retrieval.jsonl): top-1
     # tool choice of the trained model among the BM25 top-10 of that catalog; metrics `ext/<name>/acc@1` ...

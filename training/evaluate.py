@@ -61,7 +61,11 @@ class EvalSizes:
 class ModelScorer:
     """Prompt rendering, continuation log-likelihoods and greedy generation for one HF model."""
 
-    def __init__(self, model: Any, tokenizer: Any, device: str = "cpu", chat_format: str = "auto") -> None:
+    def __init__(self, model: Any, tokenizer: Any, device: str = "cpu", chat_format: str = "auto", *,
+                 prefix_cache: bool = False) -> None:
+        """`prefix_cache`: prompts of one family (same first tokens: the fixed system text of the timing or plan
+        prompt) reuse the KV cache of their common token prefix, computed once, and run only the rest (the
+        medium tier's cost lever; equal to a full forward within float noise, tests/test_evaluate.py)."""
         from training.formatting import pick_format
 
         self.model = model
@@ -69,7 +73,54 @@ class ModelScorer:
         self.device = device
         self.fmt = pick_format(tokenizer, chat_format)
         self.end = "<end_of_turn>" if self.fmt == "gemma" else (tokenizer.eos_token or "")
+        self.prefix_cache = prefix_cache
+        self._prefixes: dict[tuple[int, ...], tuple[list[int], Any]] = {}  # family -> (prefix ids, its KV cache)
+        self._last: dict[tuple[int, ...], list[int]] = {}  # family -> the previous prompt (to find the prefix)
         self.model.eval()
+
+    PREFIX_MIN = 48  # shortest shared prefix worth caching (tokens)
+    FAMILY = 16  # leading tokens that name a prompt family
+
+    def _prefix_for(self, ids: list[int], backbone: Any, limit: int) -> tuple[int, Any]:
+        """(p, a fresh copy of the KV cache of ids[:p]) for the longest cached family prefix of `ids`, or (0, None).
+        The second prompt of a family builds its prefix cache (one forward over the shared tokens)."""
+        import copy
+
+        import torch
+
+        if not self.prefix_cache or len(ids) <= self.PREFIX_MIN:
+            return 0, None
+        fam = tuple(ids[: self.FAMILY])
+        ent = self._prefixes.get(fam)
+        if ent is not None and len(ent[0]) <= limit and ids[: len(ent[0])] == ent[0]:
+            return len(ent[0]), copy.deepcopy(ent[1])
+        ref = ent[0] if ent is not None else self._last.get(fam)
+        self._last[fam] = list(ids)
+        if ref is None:
+            return 0, None
+        n = 0
+        for a, b in zip(ref, ids, strict=False):
+            if a != b:
+                break
+            n += 1
+        n = min(n, limit)
+        if n < self.PREFIX_MIN:
+            return 0, None
+        with torch.no_grad():
+            out = backbone(input_ids=torch.tensor([ids[:n]], device=self.device), use_cache=True)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        self._prefixes[fam] = (list(ids[:n]), cache)
+        return n, copy.deepcopy(cache)
+
+    def _forward(self, backbone: Any, ids: list[int], *, use_cache: bool, limit: int) -> tuple[Any, int]:
+        """(backbone output over `ids`, p): with a cached prefix of p <= `limit` tokens the output covers ids[p:]
+        only and its cache (when `use_cache`) holds all of `ids`."""
+        import torch
+
+        p, cache = self._prefix_for(ids, backbone, limit)
+        kw = {_cache_kw(backbone): cache} if cache is not None else {}
+        out = backbone(input_ids=torch.tensor([ids[p:]], device=self.device), use_cache=use_cache or cache is not None, **kw)
+        return out, p
 
     def prompt_ids(self, messages: Sequence[dict[str, Any]]) -> list[int]:
         """Token ids the model sees before its answer (what training supervises after)."""
@@ -103,7 +154,7 @@ class ModelScorer:
         n, width = len(cands), max(len(c) for c in cands)
         pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
         with torch.no_grad():
-            out = backbone(input_ids=torch.tensor([prompt], device=self.device), use_cache=True)
+            out, _ = self._forward(backbone, prompt, use_cache=True, limit=len(prompt) - 1)
             cache = getattr(out, "cache", None) or out.past_key_values
             cache.batch_repeat_interleave(n)
             ids = torch.full((n, width), pad, dtype=torch.long, device=self.device)
@@ -138,8 +189,9 @@ class ModelScorer:
         prompt = self.prompt_ids(messages)
         ans = list(self.tok(answer + self.end, add_special_tokens=False)["input_ids"])
         with torch.no_grad():
-            h = backbone(input_ids=torch.tensor([prompt + ans], device=self.device)).last_hidden_state[0]
-            logits = head(h[len(prompt) - 1: len(prompt) + len(ans) - 1]).float()
+            out, p = self._forward(backbone, prompt + ans, use_cache=False, limit=len(prompt) - 1)
+            h = out.last_hidden_state[0]
+            logits = head(h[len(prompt) - 1 - p: len(prompt) + len(ans) - 1 - p]).float()
             if cap:
                 logits = torch.tanh(logits / cap) * cap
             target = torch.tensor(ans, device=self.device)

@@ -216,7 +216,7 @@ def _evaluate(cfg: Config, tr: Any, store: Any, rid: str, log: LogFn, gguf: Path
         if i == n or i % 10 == 0:
             log(f"eval {task} {i}/{n}")
 
-    scorer = ModelScorer(tr.model, tr.tokenizer, tr.device, cfg.model.chat_format)
+    scorer = ModelScorer(tr.model, tr.tokenizer, tr.device, cfg.model.chat_format, prefix_cache=e.prefix_cache)
     external = [load_external(f, e.external_samples) for f in e.external]
     gen = None
     if gguf is not None and plan_backend(cfg) == "llamacpp" and sizes.task_planning >= 0:
