@@ -36,7 +36,14 @@ from core.metrics.stats import mean_ci, paired_diff  # noqa: E402
 from core.selection.embedding import EmbeddingSelector  # noqa: E402
 from core.selection.keyword import KeywordSelector  # noqa: E402
 from core.selection.subquery import split_intents  # noqa: E402
-from core.selection.tuning import Benchmark, build_split, default_grid, leave_one_out, query_metrics  # noqa: E402
+from core.selection.tuning import (  # noqa: E402
+    Benchmark,
+    build_split,
+    default_grid,
+    full_grid,
+    leave_one_out,
+    query_metrics,
+)
 from core.selection.two_stage import TwoStageSelector  # noqa: E402
 
 DEPTH = 10
@@ -114,6 +121,34 @@ def bm25_backends(cat: Catalog, queries: list[str]) -> dict[str, float]:
     return out
 
 
+class VectorStore:
+    """An encoder that serves query vectors from a pickle under the cache folder (shared with --lobo)
+    and encodes only texts it has not seen."""
+
+    def __init__(self, root: Path, real: Any) -> None:
+        import pickle
+
+        self.path = Path(root) / "bench-query-vectors.pkl"
+        self.real, self.model_id, self.dim = real, real.model_id, real.dim
+        self.all = pickle.loads(self.path.read_bytes()) if self.path.exists() else {}
+        self.vec = self.all.setdefault(real.model_id, {})
+        self.added = 0
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.vec]
+        if todo:
+            self.vec.update(zip(todo, np.asarray(self.real.encode(todo, batch_size), dtype=np.float32), strict=True))
+            self.added += len(todo)
+        return np.stack([self.vec[t] for t in texts])
+
+    def save(self) -> None:
+        import pickle
+
+        if self.added:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_bytes(pickle.dumps(self.all))
+
+
 def fmt(m: dict[str, float]) -> str:
     return f"{m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
 
@@ -131,9 +166,14 @@ def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | N
     t = time.perf_counter()
     emb = EmbeddingSelector().fit(cat)  # a fresh cache folder gives a cold build; --cache reuses one
     cold = time.perf_counter() - t
+    store = None
+    if quick:  # query vectors served from (and added to) the cache --lobo fills: accuracy only, latency excludes encoding
+        store = VectorStore(cache_root, emb.encoder)
+        emb._encoder = store
     ts = TwoStageSelector(keyword=kw, embedding=emb).fit(cat)
     before = TwoStageSelector(keyword=kw, embedding=emb, fusion="adaptive").fit(cat)  # the earlier default
-    build = {"keyword_fit_s": kw_fit, "embedding_fit_s": cold, "embedding_cache_hit": emb.cache_hit}
+    build = {"keyword_fit_s": kw_fit, "embedding_fit_s": cold, "embedding_cache_hit": emb.cache_hit,
+             "query_vectors": "cached (latency below excludes the query encoding)" if quick else "encoded per query"}
     if not quick:
         build["warm_start"] = warm_start(str(catalog_path))
     res: dict[str, Any] = {"tools": len(cat), "queries": len(samples), "catalog": str(catalog_path), "dataset": str(dataset_path),
@@ -146,6 +186,8 @@ def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | N
         print(f"  {name:<16} R@1 {fmt(c['r@1'])}  R@5 {fmt(c['r@5'])}  R@10 {fmt(c['r@10'])}  MRR {fmt(c['mrr'])}  nDCG@5 {fmt(c['ndcg@5'])}"
               + (f"  intent@8 {fmt(c['intent@8'])} (n={c['intent@8']['n']})" if "intent@8" in c else "")
               + f"  p50 {m['latency_ms']['p50']:.1f} ms  p95 {m['latency_ms']['p95']:.1f} ms", file=sys.stderr, flush=True)
+    if store is not None:
+        store.save()
     if not quick:
         res["bm25_backends"] = bm25_backends(cat, [s["instruction"] for s in samples[:300]])
     s = res["selectors"]
@@ -196,9 +238,9 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[lobo] {name}: {len(cat)} tools, tune {len(tune)} / test {len(held)} queries, scored in {time.perf_counter() - t:.0f} s",
               file=sys.stderr, flush=True)
         benchmarks.append(Benchmark(name, tune, held))
-    grid = default_grid()
+    grid = full_grid() if args.grid == "full" else default_grid()
     out = leave_one_out(benchmarks, grid, progress=lambda m: print(m, file=sys.stderr, flush=True))
-    report: dict[str, Any] = {"grid_size": len(grid), "objective": "max over the grid of min over tuning splits of (R@5 - best single stage R@5); mean margin breaks ties",
+    report: dict[str, Any] = {"grid": args.grid, "grid_size": len(grid), "objective": "max over the grid of min over tuning splits of (R@5 - best single stage R@5); mean margin breaks ties",
                               "final": out["final"], "chosen_on": out["chosen_on"], "folds": {}}
     for name, f in out["folds"].items():
         per = f["per_query"]
@@ -222,7 +264,7 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
         doc = {"id": f"lobo-{stamp}", "params": final.to_dict(),
                "chosen_by": "bench/selection.py --lobo: the grid point with the largest worst-case R@5 margin over the better single stage "
                             "on every benchmark's tuning split (core/selection/tuning.py); no test split was read for this choice",
-               "chosen_on": out["chosen_on"], "grid_size": len(grid),
+               "chosen_on": out["chosen_on"], "grid": args.grid, "grid_size": len(grid),
                "held_out": {n: {"params": f["params"], "r@5": f["metrics"]["two_stage"]["r@5"]["mean"],
                                 "best_single_r@5": f["metrics"][f["best_single"]]["r@5"]["mean"]} for n, f in report["folds"].items()}}
         from core.selection.hybrid import WEIGHTS_FILE
@@ -288,6 +330,8 @@ def main() -> None:
     ap.add_argument("--only-ours", action="store_true", help="only our extended retrieval test")
     ap.add_argument("--tune", action="store_true", help="grid-search two-stage options on dev/validation splits (never test)")
     ap.add_argument("--lobo", action="store_true", help="leave-one-benchmark-out choice of the hybrid fusion (held-out numbers)")
+    ap.add_argument("--grid", choices=("weights", "full"), default="weights",
+                    help="with --lobo: tune the normalisation and weight only (default) or the sub-query merge too")
     ap.add_argument("--write-weights", action="store_true", help="with --lobo: store the final choice in core/selection/fusion_weights.json")
     ap.add_argument("--cache", type=Path, help="embedding cache folder to reuse (default: a fresh one, i.e. a cold build)")
     ap.add_argument("--quick", action="store_true", help="skip the warm-start subprocesses and the BM25 backend comparison")

@@ -17,8 +17,9 @@ common, catalog-free scale (`norm`):
 
 The fused score is ``weight * norm(cosine) + (1 - weight) * norm(BM25)``. A multi-intent query adds
 ``subquery_weight * max over sub-queries of their fused score``, and each sub-query's own best
-``subquery_slots`` tools are placed right after the overall best tool, round robin (every intent's
-best tool before any intent's second), so every intent reaches the top.
+``subquery_slots`` tools are guaranteed a place in the top 8 (the planner's candidate list): those
+missing from the merged top 8 take its last places, round robin (every intent's best tool before any
+intent's second), so the top 5 changes only when more than three intents were missing.
 
 The parameters are not hand-set: ``bench/selection.py --lobo`` chooses them by leave-one-benchmark-out
 on the dev/validation splits (``core/selection/tuning.py``) and writes ``fusion_weights.json`` beside
@@ -41,6 +42,7 @@ from core.errors import DataError, UsageError
 WEIGHTS_FILE = Path(__file__).with_name("fusion_weights.json")
 NORMS = ("z", "rrf")
 MAX_SLOTTED_SUBQUERIES = 7  # 1 + 7 slots <= 8: every slotted intent stays inside the planner's top 8
+SLOT_WINDOW = 8  # each intent's own best tools are guaranteed a place among the first 8
 
 
 @dataclass(frozen=True)
@@ -161,14 +163,21 @@ def rank_fused(fused: np.ndarray, p: HybridParams, depth: int | None = None) -> 
     slotted: dict[int, int] = {}
     if not (len(subs) and p.subquery_slots > 0):
         return HybridRanking(top_order(score, depth), score, whole, subs, slotted)
-    head = [int(top_order(score, 1)[0])]
+    need: list[int] = []  # round robin: every intent's best tool before any intent's second
+    owner: dict[int, int] = {}
     own = [top_order(s, p.subquery_slots).tolist() for s in subs[:MAX_SLOTTED_SUBQUERIES]]
-    for level in range(p.subquery_slots):  # round robin: every intent's best tool before any intent's second
+    for level in range(p.subquery_slots):
         for j, best in enumerate(own):
-            if level < len(best) and best[level] not in head:
-                head.append(best[level])
-                slotted[best[level]] = j
-    rest = top_order(score, None if depth is None else depth + len(head))
+            if level < len(best) and best[level] not in owner:
+                need.append(best[level])
+                owner[best[level]] = j
+    window = SLOT_WINDOW
+    merged = top_order(score, None if depth is None else max(depth, window) + len(need)).tolist()
+    top = merged[:window]
+    missing = [t for t in need if t not in top][: window - 1]  # the merged best tool always stays first
+    slotted = {t: owner[t] for t in missing}
+    kept = [t for t in top if t not in slotted][: window - len(missing)]
+    head = kept + missing  # the missing intents take the last places of the window, so the top 5 rarely moves
     taken = set(head)
-    order = np.asarray(head + [i for i in rest.tolist() if i not in taken], dtype=np.int64)
+    order = np.asarray(head + [i for i in merged if i not in taken], dtype=np.int64)
     return HybridRanking(order if depth is None else order[:depth], score, whole, subs, slotted)
