@@ -22,22 +22,11 @@ DEFAULT_PLANNER = "grounded"  # measured on the hand-written dev goals: docs/PLA
 
 
 def make_selector(catalog: Catalog, name: str | None = None) -> Any:
-    """A fitted selector from the selection registry; falls back to keyword (BM25) if embeddings fail."""
-    name = name or DEFAULT_SELECTOR
-    try:
-        from core.selection.registry import get_selector
-    except ImportError:  # selection registry not installed: BM25 directly
-        from core.selection.keyword import KeywordSelector
+    """A fitted selector from the selection registry (`core.selection.registry.get_selector`). No silent
+    fallback: a selector that cannot be built (e.g. a missing embedding model) is an error naming it."""
+    from core.selection.registry import get_selector
 
-        return KeywordSelector().fit(catalog)
-    try:
-        return get_selector(name, catalog)
-    except UsageError:
-        raise
-    except Exception:
-        if name == "keyword":
-            raise
-        return get_selector("keyword", catalog)
+    return get_selector(name or DEFAULT_SELECTOR, catalog)
 
 
 def make_planner(name: str, catalog: Catalog, *, selector: Any = None, backend: Any = None,
