@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+    from core.metrics.stats import percentile
+
+    return percentile(xs, q)
 
 
 def plan_latency(model: str, goals: list[str], threads: int) -> dict:

@@ -42,8 +42,9 @@ def parse_arm(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))] if xs else float("nan")
+    from core.metrics.stats import percentile
+
+    return percentile(xs, q)
 
 
 def main() -> None:

@@ -64,3 +64,9 @@ def bootstrap_ci(vals: Sequence[float], *, iters: int = 2000, level: float = 0.9
     lo = means[int((1 - level) / 2 * (iters - 1))]
     hi = means[int((1 + level) / 2 * (iters - 1))]
     return lo, hi
+
+
+def percentile(xs: Sequence[float], q: float) -> float:
+    """The nearest-rank `q` quantile (0..1) of `xs` (latency p50/p95 in the benchmarks); nan when empty."""
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] if s else float("nan")

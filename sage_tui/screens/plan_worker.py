@@ -138,17 +138,8 @@ def _failure_details(exc: Exception) -> dict[str, Any]:
 
 
 def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer) -> None:
+    from core.planning import events as ev
     from core.planning.base import PlannerConfig
-    from core.planning.events import (
-        CandidatesEvent,
-        DoneEvent,
-        FailedEvent,
-        FinalPlanEvent,
-        PartialPlanEvent,
-        StageEvent,
-        TimingEvent,
-        TokenEvent,
-    )
     from core.planning.registry import PLANNERS, make_selector
     from core.planning.session import PlanRequest
     from core.planning.session import plan_goal as session_plan
@@ -167,29 +158,29 @@ def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer) -> 
                           tags=["tui"], endpoint_name=req.get("endpoint"))
     injected = getattr(app, "llm_backend", None)
 
-    def on_event(ev: Any) -> None:
-        if isinstance(ev, TokenEvent):
-            tokens(ev.text)
+    def on_event(e: Any) -> None:
+        if isinstance(e, ev.TokenEvent):
+            tokens(e.text)
             return
         tokens.flush()
-        if isinstance(ev, StageEvent):
-            post(PlanStage(ev.stage, ev.detail))
-        elif isinstance(ev, CandidatesEvent):
-            post(PlanCandidates(ev.selections))
-        elif isinstance(ev, PartialPlanEvent):
-            p = ev.plan
+        if isinstance(e, ev.StageEvent):
+            post(PlanStage(e.stage, e.detail))
+        elif isinstance(e, ev.CandidatesEvent):
+            post(PlanCandidates(e.selections))
+        elif isinstance(e, ev.PartialPlanEvent):
+            p = e.plan
             post(PlanGraph([{**_step_dict(s), "status": "pending"} for s in p.steps],
                            [{"id": g.id, "description": g.description} for g in p.subgoals],
                            layout=layout_steps(p.steps), stage=str(p.meta.get("stage", ""))))
-        elif isinstance(ev, FinalPlanEvent):
-            _post_final(ev, post)
-        elif isinstance(ev, TimingEvent):
-            d = ev.decision
-            post(PlanTiming(ev.step_id, d.should_call_tool, d.confidence, d.reason, ev.by, d.tool))
-        elif isinstance(ev, DoneEvent):
-            post(PlanDone(ev.plan.to_dict(), ev.run_id, ev.seconds))
-        elif isinstance(ev, FailedEvent) and ev.run_id:
-            post(PlanStage("stored", f"run {ev.run_id} ({ev.status})"))
+        elif isinstance(e, ev.FinalPlanEvent):
+            _post_final(e, post)
+        elif isinstance(e, ev.TimingEvent):
+            d = e.decision
+            post(PlanTiming(e.step_id, d.should_call_tool, d.confidence, d.reason, e.by, d.tool))
+        elif isinstance(e, ev.DoneEvent):
+            post(PlanDone(e.plan.to_dict(), e.run_id, e.seconds))
+        elif isinstance(e, ev.FailedEvent) and e.run_id:
+            post(PlanStage("stored", f"run {e.run_id} ({e.status})"))
 
     with bulk_load_once(("backend", req.get("model"), req.get("lora"), req.get("endpoint"))):
         backend = injected
