@@ -369,6 +369,9 @@ def main() -> None:
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(result, indent=2, default=str))  # partial result after each set
     result["machine"]["loadavg_end"] = os.getloadavg()
+    for r in result["sets"].values():  # per-query rows make the file large: the summary keeps CIs and paired differences
+        for sel in r["selectors"].values():
+            sel.pop("per_query", None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"wrote {args.out}", file=sys.stderr)
