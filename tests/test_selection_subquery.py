@@ -27,6 +27,14 @@ from core.selection.subquery import split_intents
             "Find houses for sale in my area and check whether any discounts are available",
             ["Find houses for sale in my area", "check whether any discounts are available"],
         ),
+        (  # a preamble that only counts the requests is not part of the first intent
+            'Two requests - pull up the repository "quill/editor", and add a item listing named "Breeze standing fan".',
+            ['pull up the repository "quill/editor', 'add a item listing named "Breeze standing fan'],
+        ),
+        (
+            'I need two things: pull up the camera clip "Dog on the sofa", plus find field observations about recycling',
+            ['pull up the camera clip "Dog on the sofa', "find field observations about recycling"],
+        ),
     ],
 )
 def test_multi_intent_queries_split_per_intent(query: str, expected: list[str]) -> None:
