@@ -17,7 +17,16 @@ from core.metrics.selection import pessimistic_order
 from core.selection.embedding import EmbeddingSelector
 from core.selection.hybrid import WEIGHTS_FILE, HybridParams, fuse, load_params, normalize, rank
 from core.selection.keyword import KeywordSelector
-from core.selection.tuning import Benchmark, Split, choose, evaluate, leave_one_out, mean_of, query_metrics, rank_scores
+from core.selection.tuning import (
+    Benchmark,
+    Split,
+    choose,
+    evaluate,
+    leave_one_out,
+    mean_of,
+    query_metrics,
+    rank_scores,
+)
 from core.selection.two_stage import TwoStageSelector
 
 # ---------------------------------------------------------------- one stage fails, the fusion recovers
