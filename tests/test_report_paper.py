@@ -154,6 +154,9 @@ def test_ablation_grid_variants_get_their_own_rows(store: RunStore, tmp_path: Pa
     rows = json.loads((tmp_path / "r" / "runs.json").read_text())["table1"]["rows"]
     assert {k for k, v in rows.items() if v["cells"]} == {"A", "B3@loss_ratio=0.2", "B3@loss_ratio=0.8"}
     assert rows["B3@loss_ratio=0.2"]["label"] == "B3: coreset (hybrid), loss ratio 0.2"
+    fig = json.loads((tmp_path / "r" / "runs.json").read_text())["figures"]["sample_efficiency"]["data"]["metrics"]
+    (b3,) = [x for x in fig["plan_nll"] if x["label"] == "B3"]
+    assert b3["n"] == [1] and lo in b3["run_ids"] and hi not in b3["run_ids"]  # one setting per curve, not a mix
     tex = (tmp_path / "r" / "results.tex").read_text()
     assert "\\PlanNllBthreeLossRatiozeropointtwo}" in tex and "\\DeltaBthreeLossRatiozeropointeightVsAPlanNll}" in tex
 

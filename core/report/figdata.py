@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.report.aggregate import AblationSection, ci95_of, train_run_metrics
+from core.report.aggregate import AblationSection, ci95_of, knobs_of, train_run_metrics
 from core.report.select import child_evals, seed_of
 from core.store import RunStore
 
@@ -67,6 +68,14 @@ def sample_efficiency(store: RunStore, runs: list[dict[str, Any]],
     evaluation samples ("ci95"), else 0 ("none"). `extra["regime"]` is "continual" for C and D.
     """
     train = [r for r in runs if r["kind"] == "train" and r.get("method") in EFFICIENCY_METHODS]
+    # an ablation grid of another knob (hybrid loss share, replay ratio, buffer) would put several settings on one
+    # x: per method only the most common setting is drawn (the curve is about the budget)
+    def setting(r: dict[str, Any]) -> tuple:
+        return tuple(sorted(knobs_of(r).items()))
+
+    modal = {m: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+             for m in {r["method"] for r in train} if (c := Counter(setting(r) for r in train if r["method"] == m))}
+    train = [r for r in train if setting(r) == modal[r["method"]]]
     children = child_evals(store, {r["id"] for r in train})
     pts: dict[str, dict[str, dict[float, list[tuple[float, float | None]]]]] = {}
     ids: dict[tuple[str, str], list[str]] = {}

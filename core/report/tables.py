@@ -229,8 +229,8 @@ def paired_tex(sections: Sequence[PairedSection]) -> str:
     if not sections:
         lines.append("% no training runs of A or R selected")
     for sec in sections:
-        lines += ["", r"\begin{table}[t]", r"\centering", r"\small", rf"\caption{{{_tex_text(paired_caption(sec))}}}",
-                  rf"\label{{tab:paired-{sec.reference.lower()}}}",
+        lines += ["", r"\begin{table*}[t]", r"\centering", r"\small", rf"\caption{{{_tex_text(paired_caption(sec))}}}",
+                  rf"\label{{tab:paired-{sec.reference.lower()}}}", r"\resizebox{\linewidth}{!}{%",
                   r"\begin{tabular}{l r " + " ".join("c" for _ in PAIRED_METRICS) + "}", r"\toprule"]
         heads = ["Method", "Pairs"]
         for s in PAIRED_METRICS:
@@ -241,5 +241,5 @@ def paired_tex(sections: Sequence[PairedSection]) -> str:
         for r in sec.rows:
             cells = [_diff_text(r.diffs.get(s.key), s, tex=True) for s in PAIRED_METRICS]
             lines.append(" & ".join([tex_escape(r.label), str(r.run_pairs), *cells]) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        lines += [r"\bottomrule", r"\end{tabular}", "}", r"\end{table*}"]
     return "\n".join(lines) + "\n"
