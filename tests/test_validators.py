@@ -85,3 +85,19 @@ def test_enforce_cannot_fit_more_required_tools_than_max_steps():
     fixed, _ = enforce_constraints([PlanStep(1, "get_weather")], c)
     assert sorted(s.tool_id for s in fixed) == ["send_email", "translate_text"]
     assert [v.constraint for v in check_plan_constraints(fixed, c)] == ["max_steps"]
+
+
+def test_argument_validators_do_not_leak_between_catalogs_sharing_a_tool_id() -> None:
+    """Two catalogs may give one tool id different schemas (an imported benchmark, a test catalog)."""
+    from core.catalog import validate_tool_dict
+    from core.planning.types import PlanStep
+    from core.planning.validators import validate_arguments
+
+    def tool(required: list[str]):
+        return validate_tool_dict({"tool_id": "shared_id", "name": "Shared", "category": "c", "description": "d",
+                                   "parameters": {"type": "object", "properties": {"a": {"type": "string"}},
+                                                  "required": required}, "returns": "object"})
+
+    step = PlanStep(1, "shared_id", {})
+    assert len(validate_arguments(step, tool(["a"]))) == 1
+    assert validate_arguments(step, tool([])) == []  # not the first catalog's cached validator

@@ -53,14 +53,20 @@ def validate_tool_availability(steps: Sequence[PlanStep], catalog: Catalog,
     return out
 
 
-_VALIDATORS: dict[str, Draft202012Validator] = {}
+_VALIDATORS: dict[tuple[str, str], Draft202012Validator] = {}
 
 
 def validate_arguments(step: PlanStep, tool: Tool) -> list[Issue]:
-    """Arguments checked against the tool's parameter schema (each error names the field)."""
-    v = _VALIDATORS.get(tool.tool_id)
+    """Arguments checked against the tool's parameter schema (each error names the field). Validators are
+    cached by tool id and schema: two catalogs may give one id different schemas (an import, a test)."""
+    import json
+
+    key = (tool.tool_id, json.dumps(tool.parameters, sort_keys=True))
+    v = _VALIDATORS.get(key)
     if v is None:
-        v = _VALIDATORS[tool.tool_id] = Draft202012Validator(tool.parameters)
+        if len(_VALIDATORS) > 8192:
+            _VALIDATORS.clear()
+        v = _VALIDATORS[key] = Draft202012Validator(tool.parameters)
     out = []
     for e in sorted(v.iter_errors(step.arguments), key=lambda e: list(e.path)):
         where = ".".join(str(p) for p in e.path) or "arguments"
