@@ -103,7 +103,7 @@ class SelectorRegistry:
 REGISTRY = SelectorRegistry()
 REGISTRY.register("keyword", _keyword, description="BM25 (Okapi) over name, description and parameters")
 REGISTRY.register("embedding", _embedding, description="cosine similarity of all-MiniLM-L6-v2 embeddings (cached)")
-REGISTRY.register("two_stage", _two_stage, description="BM25 top-100 candidates, embedding rerank, adaptive weighted fusion, per-intent sub-queries")
+REGISTRY.register("two_stage", _two_stage, description="BM25 + embedding over every tool, z-standardised fusion (weights chosen leave-one-benchmark-out), per-intent sub-queries")
 
 DEFAULT_SELECTORS = ("keyword", "embedding", "two_stage")
 _FITTED: dict[tuple[str, str, str], Selector] = {}
