@@ -488,18 +488,22 @@ def evaluate_model(scorer: ModelScorer, *, split: str = "test", sizes: EvalSizes
 
 
 def load_external(folder: str | Path, n: int = 0) -> tuple[str, Any, list[dict[str, Any]]]:
-    """(name, catalog, first `n` rows) of an imported external set: `catalog.jsonl` + `tool_retrieval.jsonl`
-    in `folder` (written by `sage-tui data import metatool|seal-tools DIR --out folder`)."""
+    """(name, catalog, `n` rows spread evenly over the file) of an imported external set: `catalog.jsonl` +
+    `tool_retrieval.jsonl` (MetaTool) or `tool_retrieval_test.jsonl` (Seal-Tools: in- then out-of-domain, so
+    the first rows alone would be one domain) in `folder` (`sage-tui data import KIND SRC --out folder`)."""
     from core.catalog import load_catalog
     from core.datasets import load_dataset
 
     d = Path(folder).expanduser()
-    for f in ("catalog.jsonl", "tool_retrieval.jsonl"):
-        if not (d / f).is_file():
-            raise NotFoundError(f"{d / f}: not found", hint="import the set first: sage-tui data import KIND SRC --out DIR")
+    data = next((d / f for f in ("tool_retrieval.jsonl", "tool_retrieval_test.jsonl") if (d / f).is_file()), None)
+    for f in (d / "catalog.jsonl", data or d / "tool_retrieval.jsonl"):
+        if not f.is_file():
+            raise NotFoundError(f"{f}: not found", hint="import the set first: sage-tui data import KIND SRC --out DIR")
     catalog = load_catalog(d / "catalog.jsonl")
-    rows = [s for s in load_dataset(d / "tool_retrieval.jsonl").samples if s.get("gold", {}).get("tools")]
-    return d.name, catalog, rows[:n] if n else rows
+    rows = [s for s in load_dataset(data).samples if s.get("gold", {}).get("tools")]
+    if n and len(rows) > n:
+        rows = [rows[i * len(rows) // n] for i in range(n)]
+    return d.name, catalog, rows
 
 
 def add_intervals(summary: dict[str, float], sel: list[dict[str, Any]], tim: list[dict[str, Any]],
