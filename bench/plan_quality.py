@@ -3,7 +3,9 @@
     .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
         [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
 
-An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K]` (`sr`: retrieval per sub-goal, PlannerConfig.subgoal_retrieval). The hand-written set is split once, by id, into a
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow]` (`sr`: retrieval per
+sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
+`model`: this arm's model instead of --model; `gw`: PlannerConfig.goal_weight; `deps`: PlannerConfig.deps). The hand-written set is split once, by id, into a
 design subset (`dev`: ids divisible by 5, used to choose between pipeline variants) and the report subset
 (`test`: the rest, never used for a choice). The planner retrieves its own candidates (no gold list).
 Per arm: node / edge F1, executability, exact plan, step (argument) validity, latency p50/p95, each mean with
@@ -25,6 +27,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 METRICS = ("node_f1", "edge_f1", "executability", "exact_match", "step_validity")
+# with the hand-written set's alternatives (tools its author accepted as equally right, written with the gold):
+ALT_METRICS = ("node_f1_alt", "exact_match_alt")
 
 
 def in_subset(sample_id: str, subset: str) -> bool:
@@ -63,11 +67,13 @@ def main() -> None:
 
     from core.catalog import load_catalog
     from core.datasets import default_dataset_path, load_dataset
+    from core.handwritten import gold_with_alternatives
     from core.llm.factory import make_backend
     from core.metrics.planning import gold_steps, plan_metrics
     from core.metrics.stats import mean_ci, paired_diff
     from core.planning.base import PlannerConfig
     from core.planning.registry import PLANNERS, make_planner, make_selector
+    from core.planning.types import PlanStep
 
     catalog = load_catalog(Path(args.catalog) if args.catalog else None)
     ds = load_dataset(args.dataset or default_dataset_path("task_planning", args.split), task="task_planning")
@@ -76,6 +82,7 @@ def main() -> None:
     arms = [a for a in args.arms.split(",") if a]
     selectors: dict[str | None, object] = {}
     planners = {}
+    backends: dict[str | None, object] = {}  # one engine per model, shared by the arms that use it
     for spec in arms:
         name, opts = parse_arm(spec)
         sel_name = opts.get("selector", args.selector) or PLANNERS[name].default_selector
@@ -83,12 +90,21 @@ def main() -> None:
             selectors[sel_name] = make_selector(catalog, sel_name)
         cfg = PlannerConfig(top_k=int(opts.get("top_k", 8)),
                             subgoal_top_k=int(opts["sgk"]) if "sgk" in opts else None,
-                            subgoal_retrieval=int(opts["sr"]) if "sr" in opts else None)
-        backend = make_backend(args.model, None, None, "plan") if PLANNERS[name].uses_llm else None
+                            subgoal_retrieval=int(opts["sr"]) if "sr" in opts else None,
+                            choose_k=int(opts["choose"]) if "choose" in opts else None,
+                            **({"goal_weight": float(opts["gw"])} if "gw" in opts else {}),
+                            **({"deps": opts["deps"]} if "deps" in opts else {}))
+        model = opts.get("model", args.model)
+        if PLANNERS[name].uses_llm and model not in backends:
+            backends[model] = make_backend(model, None, None, "plan")
+        backend = backends[model] if PLANNERS[name].uses_llm else None
         planners[spec] = make_planner(name, catalog, selector=selectors[sel_name], backend=backend, config=cfg)
     per: dict[str, list[dict]] = {a: [] for a in arms}
     where = args.dataset or args.split
     print(f"{len(samples)} goals ({where}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)
+    for p in planners.values():  # untimed warm-up: engine start and model load stay out of the latencies
+        if samples:
+            p.plan(samples[0]["instruction"], candidates=samples[0].get("candidate_tools"))
     for i, s in enumerate(samples, 1):
         gold = gold_steps(s)
         for spec, p in planners.items():
@@ -96,8 +112,11 @@ def main() -> None:
             plan = p.plan(s["instruction"], candidates=s.get("candidate_tools"))
             secs = time.perf_counter() - t0
             m = plan_metrics(plan.steps, gold, catalog, plan.candidates)
+            alt_gold = [PlanStep.from_dict(x) for x in gold_with_alternatives(s, [st.tool_id for st in plan.steps])]
+            m_alt = plan_metrics(plan.steps, alt_gold, catalog, plan.candidates)
+            m |= {"node_f1_alt": m_alt["node_f1"], "exact_match_alt": m_alt["exact_match"]}
             covered = len({st.tool_id for st in gold} & set(plan.candidates)) / max(1, len({st.tool_id for st in gold}))
-            per[spec].append({"id": s["id"], **{k: m[k] for k in METRICS}, "seconds": secs,
+            per[spec].append({"id": s["id"], **{k: m[k] for k in (*METRICS, *ALT_METRICS)}, "seconds": secs,
                               "candidate_recall": covered, "pred": [st.tool_id for st in plan.steps],
                               "gold": [st.tool_id for st in gold],
                               "repairs": sorted({r.kind for r in plan.repairs})})
@@ -109,12 +128,12 @@ def main() -> None:
     for a in arms:
         rows = per[a]
         summary[a] = {k: dict(zip(("mean", "ci95"), mean_ci([r[k] for r in rows]), strict=True))
-                      for k in (*METRICS, "candidate_recall")}
+                      for k in (*METRICS, *ALT_METRICS, "candidate_recall")}
         secs = [r["seconds"] for r in rows]
         summary[a]["latency"] = {"p50": statistics.median(secs), "p95": pct(secs, 0.95)}
         if a != base:
             summary[a]["vs_" + base] = {k: paired_diff([r[k] for r in rows], [r[k] for r in per[base]])
-                                        for k in METRICS}
+                                        for k in (*METRICS, *ALT_METRICS)}
     for a in arms:
         s = summary[a]
         cells = "  ".join(f"{k} {s[k]['mean']:.3f}±{s[k]['ci95']:.3f}" for k in METRICS)

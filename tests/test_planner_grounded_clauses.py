@@ -74,3 +74,75 @@ def test_grounded_decoding_requires_each_fixed_tool_s_required_arguments() -> No
     missing = ok.replace('"to": "Ana", ', "")
     assert not pat.fullmatch(missing)  # send_email requires "to"
     assert not pat.fullmatch(ok.replace('"origin": "Oslo", ', ""))
+
+
+def _pair_catalog():
+    from planning_support import _tool
+
+    return make_catalog([
+        _tool("track_product_price", "Watch the price and alert when it drops, for a product in a shop", {"product": "string"}, ["product"]),
+        _tool("track_flight_price", "Watch the price and alert when it drops, for flights on a route", {"route": "string"}, ["route"]),
+    ])
+
+
+def test_goal_weight_lets_a_clause_with_an_implicit_object_lean_on_the_goal() -> None:
+    from core.planning.base import PlannerConfig
+
+    cat = _pair_catalog()
+    goal = "search flights from Oslo to Rome, then watch the price"
+    picks = {}
+    for w in (0.0, 0.5):
+        p = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object(),
+                         config=PlannerConfig(goal_weight=w))
+        picks[w] = [s.tool_id for s in p.plan(goal).steps]
+    assert picks[0.0] == ["search_flights", "track_product_price"]  # the clause alone: a tie, catalog order
+    assert picks[0.5] == ["search_flights", "track_flight_price"]  # the goal is about flights
+
+
+def test_decoding_writes_exactly_one_step_per_sub_goal_in_order() -> None:
+    from core.llm.prompts import tagged_steps_schema
+    from core.planning.grounded import one_step_per_subgoal, require_arguments
+
+    ids = ["get_weather", "send_email"]
+    tools = [CAT.get(t) for t in ids]
+    schema = one_step_per_subgoal(require_arguments(tagged_steps_schema(
+        tools, 2, 2, first_id=1, allowed={1: ["get_weather"], 2: ["send_email"]}), CAT), ids)
+    pat = regex.compile(schema_to_regex(schema))
+    one = '{"subgoal": 1, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []}'
+    two = '{"subgoal": 2, "id": 2, "tool_id": "send_email", "arguments": {"to": "Ana"}, "depends_on": [1]}'
+    assert pat.fullmatch(f'{{"steps": [{one}, {two}]}}')
+    assert not pat.fullmatch(f'{{"steps": [{one}]}}')  # ending the list early is not decodable
+    assert not pat.fullmatch(f'{{"steps": [{one}, {two.replace(chr(34) + "subgoal" + chr(34) + ": 2", chr(34) + "subgoal" + chr(34) + ": 1")}]}}')
+
+
+def test_dependencies_stay_only_where_data_flows_unless_the_model_is_trusted() -> None:
+    from core.planning.base import PlannerConfig
+
+    answer = {"steps": [{"subgoal": 1, "id": 1, "tool_id": "get_weather", "arguments": {"city": "Rome"}, "depends_on": []},
+                        {"subgoal": 2, "id": 2, "tool_id": "get_stock_price", "arguments": {"ticker": "ACME"},
+                         "depends_on": [1]}]}
+    goal = "get the weather forecast for a city Rome, then get the latest stock price for ticker ACME"
+    deps = {}
+    for mode in ("dataflow", "model"):
+        p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend([answer]),
+                         config=PlannerConfig(deps=mode))
+        deps[mode] = [s.depends_on for s in p.plan(goal).steps]
+    assert deps == {"dataflow": [[], []], "model": [[], [1]]}  # nothing refers back: two independent lookups
+
+
+def test_the_model_can_choose_among_a_clause_s_top_tools_or_none() -> None:
+    from core.planning.base import PlannerConfig
+
+    cat = _pair_catalog()
+    be = ScriptedBackend([{"picks": ["none", "track_flight_price"]}, "not json"])
+    p = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=be,
+                     config=PlannerConfig(goal_weight=0.0, choose_k=3))
+    plan = p.plan("search flights from Oslo to Rome, then watch the price")
+    assert [s.tool_id for s in plan.steps] == ["track_flight_price"]  # clause 1 dropped by "none"
+    prompt = be.calls[0]["messages"][-1]["content"]
+    assert "Request 1: search flights from Oslo to Rome" in prompt and "track_product_price" in prompt
+    bad = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=ScriptedBackend(["nope", "nope"]),
+                       config=PlannerConfig(goal_weight=0.0, choose_k=3))
+    plan = bad.plan("search flights from Oslo to Rome, then watch the price")
+    assert [s.tool_id for s in plan.steps] == ["search_flights", "track_product_price"]  # retrieval rank decides
+    assert any(r.kind == "fallback" and "tool choice" in r.detail for r in plan.repairs)

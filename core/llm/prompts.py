@@ -285,3 +285,30 @@ def subgoal_for_step(tool: Tool, arguments: dict[str, Any]) -> str:
     vals = ", ".join(str(v) for v in list(arguments.values())[:2])
     text = f"{first[:1].lower()}{first[1:]}" + (f" ({vals})" if vals else "")
     return text[:80]
+
+
+CHOOSE_SYSTEM = """You match requests to tools. For each numbered request, pick the one listed tool whose action does what the request asks: look at the verb (find, get, create, send, book, cancel, delete, share ...) as much as the object. Answer "none" when no listed tool does it. Output JSON: {"picks": [one tool id or "none" per request, in order]}."""
+NONE_PICK = "none"
+
+
+def choose_prompt(goal: str, clauses: Sequence[str], options: Sequence[Sequence[Tool]],
+                  desc_chars: int = 80) -> list[Message]:
+    """Grounded planner, tool choice: each clause of the goal with its retrieved tools, best-ranked first."""
+    blocks = []
+    for i, (text, tools) in enumerate(zip(clauses, options, strict=True), start=1):
+        lines = "\n".join("  " + tool_line(t, desc_chars) for t in tools)
+        blocks.append(f"Request {i}: {text}\n{lines}")
+    return [{"role": "system", "content": CHOOSE_SYSTEM},
+            {"role": "user", "content": f"Goal: {goal}\n\n" + "\n\n".join(blocks) + "\n\nPicks:"}]
+
+
+def choose_schema(options: Sequence[Sequence[str]], *, positional: bool = True) -> dict[str, Any]:
+    """`{"picks": [...]}`: position k is one of request k's tool ids or "none" (enforced by the grammar).
+    `positional` False (a backend without `prefixItems`): any listed id at any position; the caller checks."""
+    n = len(options)
+    if positional:
+        arr: dict[str, Any] = {"prefixItems": [{"enum": [*ids, NONE_PICK]} for ids in options], "items": False}
+    else:
+        arr = {"items": {"enum": [*dict.fromkeys(t for ids in options for t in ids), NONE_PICK]}}
+    return {"type": "object", "properties": {"picks": {"type": "array", **arr, "minItems": n, "maxItems": n}},
+            "required": ["picks"]}

@@ -41,6 +41,15 @@ class PlannerConfig:
     # hierarchical: retrieve this many tools for each sub-goal's own text and add them to the candidates;
     # each sub-goal's steps may then only use its own retrieved tools (plus required ones). None: off.
     subgoal_retrieval: int | None = None
+    # grounded: the model picks each clause's tool among the selector's top `choose_k` (or "none");
+    # None: the retrieval rank decides (docs/PLANNING.md, "Choosing among retrieved tools")
+    choose_k: int | None = None
+    # grounded: a clause's tool scores add `goal_weight` x the tool's score for the whole goal, so a clause
+    # that leaves its object implicit ("and keep an eye on the price") leans on the goal's topic
+    # grounded: "dataflow" keeps a model-written dependency only where the clause refers back to an earlier
+    # result ("share it", "the copy"; else none), "model" keeps every one the model wrote
+    deps: str = "dataflow"
+    goal_weight: float = 0.5  # chosen on the hand-written dev subset; Seal-Tools dev agrees (docs/PLANNING.md)
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:
@@ -49,6 +58,10 @@ class PlannerConfig:
             raise UsageError(f"subgoal_top_k must be >= 1, got {self.subgoal_top_k}")
         if self.subgoal_retrieval is not None and self.subgoal_retrieval < 1:
             raise UsageError(f"subgoal_retrieval must be >= 1, got {self.subgoal_retrieval}")
+        if self.deps not in ("dataflow", "model"):
+            raise UsageError(f"unknown deps mode {self.deps!r}; expected 'dataflow' or 'model'")
+        if self.choose_k is not None and self.choose_k < 2:
+            raise UsageError(f"choose_k must be >= 2 (a choice), got {self.choose_k}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

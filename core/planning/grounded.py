@@ -6,11 +6,16 @@ own sub-goals leave intents without steps. So here:
 
 1. the goal is split into action clauses by rules (`intent_clauses`: sentence and clause boundaries, a
    clause with fewer than two content words joins the next one);
-2. each clause gets the selector's best tool over the whole catalog (or the caller's candidate pool), a tool
-   already used by an earlier clause gives way to the clause's next one or, failing that, is dropped;
-3. one constrained LLM call writes every step's arguments and `depends_on`, the decoding schema fixing each
-   step's tool (`tagged_steps_schema` with one allowed tool per sub-goal); without a backend, or when the call
-   yields nothing usable, steps keep empty arguments and chain on pronoun references.
+2. each clause gets the selector's best tool over the whole catalog (or the caller's candidate pool), each
+   tool's clause score plus `goal_weight` x its score for the whole goal (a clause like "and keep an eye on
+   the price" leans on the goal's topic); a tool already used by an earlier clause gives way to the clause's
+   next one or, failing that, is dropped. With `choose_k`, the model picks among the clause's top k instead
+   (measured: worse with both bundled models, kept for the ablation);
+3. one constrained LLM call writes every step's arguments and `depends_on`, the decoding schema fixing step k
+   to sub-goal k's tool, exactly one step per sub-goal (`one_step_per_subgoal`), required arguments first;
+   with `deps="dataflow"` a dependency stays only where the clause refers back to an earlier result. Without
+   a backend, or when the call yields nothing usable, steps keep empty arguments and chain on pronoun
+   references.
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ class GroundedPlanner(BasePlanner):
                on_token: TokenCallback | None) -> list[PlanStep]:
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
         clauses = intent_clauses(goal, min(limit, self.config.max_subgoals))
+        self._goal, self._plan_in_progress, self._goal_scores = goal, plan, None
         chosen = self._choose(clauses, c)
         plan.subgoals = [SubGoal(i, t) for i, (t, _) in enumerate(chosen, start=1)]
         ids = [tid for _, tid in chosen]
@@ -89,11 +95,22 @@ class GroundedPlanner(BasePlanner):
         self.picked: dict[str, Any] = {}  # tool id -> its Selection for the clause (the "why" a UI shows)
         taken: list[str] = []
         out: list[tuple[str, str]] = []
-        for text in clauses:
-            ranked = [s for s in self.selector.select(text, top_k=3, candidates=pool) if s.tool_id not in c.must_not_use]
+        k = self.config.choose_k
+        ranked_all = [[s for s in self._ranked(text, max(3, k or 0), pool) if s.tool_id not in c.must_not_use]
+                      for text in clauses]
+        models = self._model_picks(clauses, ranked_all, k) if k else None
+        for i, (text, ranked) in enumerate(zip(clauses, ranked_all, strict=True)):
             if not ranked:
                 continue
             pick = ranked[0]
+            if models is not None:
+                chosen = models[i]
+                if chosen is None:  # the model: no listed tool does this clause
+                    continue
+                pick = next(s for s in ranked if s.tool_id == chosen)
+                if pick.tool_id in taken:
+                    continue
+                ranked = [pick]
             if pick.tool_id in taken:
                 nxt = next((s for s in ranked[1:] if s.tool_id not in taken), None)
                 if nxt is None or nxt.score < RUNNER_UP_RATIO * pick.score:
@@ -105,6 +122,48 @@ class GroundedPlanner(BasePlanner):
             out.append((text, pick.tool_id))
         return out
 
+    def _ranked(self, text: str, top_k: int, pool: list[str] | None) -> list[Any]:
+        """The selector's ranking for a clause; with `goal_weight` w > 0 (and more than one clause), each tool's
+        score + w x its score for the whole goal (tools outside the goal's top 50 get that list's lowest)."""
+        w = self.config.goal_weight
+        if w <= 0 or text == self._goal:
+            return self.selector.select(text, top_k=top_k, candidates=pool)
+        if self._goal_scores is None:
+            self._goal_scores = {s.tool_id: s.score for s in self.selector.select(self._goal, top_k=50, candidates=pool)}
+        floor = min(self._goal_scores.values(), default=0.0)
+        ranked = self.selector.select(text, top_k=50, candidates=pool)
+        for s in ranked:
+            s.score = s.score + w * self._goal_scores.get(s.tool_id, floor)
+        return sorted(ranked, key=lambda s: -s.score)[:top_k]
+
+    def _model_picks(self, clauses: list[str], ranked: list[list[Any]], k: int) -> list[str | None] | None:
+        """The model's tool per clause among its top `k` retrieved (None: "none"); None when there is no model
+        or its answer is unusable (the retrieval rank then decides, reported as a repair)."""
+        from core.llm.prompts import NONE_PICK, choose_prompt, choose_schema
+        from core.planning.llm_call import call_json
+
+        plan = self._plan_in_progress
+        if not callable(getattr(self.backend, "complete", None)) or not any(ranked):
+            return None
+        keep = [(i, r[:k]) for i, r in enumerate(ranked) if r]
+        options = [[s.tool_id for s in r] for _, r in keep]
+        messages = choose_prompt(self._goal, [clauses[i] for i, _ in keep],
+                                 [[self.catalog.get(t) for t in ids] for ids in options])
+        positional = bool(getattr(self.backend, "supports_prefix_items", False))
+        obj, rep, _ = call_json(self.backend, messages, choose_schema(options, positional=positional),
+                                max_tokens=16 * k * len(options), seed=self.config.seed, on_token=None,
+                                stats=plan.meta)
+        plan.repairs += rep
+        picks = obj.get("picks") if isinstance(obj, dict) else None
+        if not isinstance(picks, list) or len(picks) != len(options):
+            plan.repairs.append(Repair("fallback", "tool choice: no usable answer from the model; retrieval rank "
+                                                   "decides"))
+            return None
+        out: list[str | None] = [None] * len(clauses)
+        for (i, _), ids, p in zip(keep, options, picks, strict=True):
+            out[i] = p if p in ids else (ids[0] if p != NONE_PICK else None)
+        return out
+
     def _fill(self, goal: str, plan: Plan, ids: list[str], limit: int, on_token: TokenCallback | None) -> list[PlanStep]:
         """One call: arguments and dependencies for the fixed tools (sub-goal k may only use tool k)."""
         subs = [g.description for g in plan.subgoals]
@@ -112,10 +171,10 @@ class GroundedPlanner(BasePlanner):
         allowed = {i: [tid] for i, tid in enumerate(ids, start=1)}
 
         def schema(shown: list[Tool]) -> dict[str, Any]:
-            return require_arguments(tagged_steps_schema(
+            return one_step_per_subgoal(require_arguments(tagged_steps_schema(
                 shown, min(limit, len(ids)), len(ids), first_id=self.first_id(1),
                 allowed={g: [t for t in v if t in {x.tool_id for x in shown}] or v for g, v in allowed.items()}),
-                self.catalog)
+                self.catalog), ids)
 
         new, obj = self.llm_steps(lambda ts, d: steps_all_prompt(goal, ts, subs, d), schema, tools,
                                   self.config.max_tokens // 2 * max(1, len(ids)), plan, on_token, "arguments",
@@ -141,6 +200,8 @@ class GroundedPlanner(BasePlanner):
                                     plan.subgoals[g - 1].description))
                 continue
             deps = sorted({old_to_new[d] for d in s.depends_on if d in old_to_new and old_to_new[d] < g})
+            if self.config.deps == "dataflow":  # an edge needs data to flow: the clause refers back ("share it")
+                deps = (deps or [g - 1]) if g > 1 and _refers_back(plan, g) else []
             out.append(PlanStep(g, s.tool_id, s.arguments, deps, g, s.description or plan.subgoals[g - 1].description))
         return out
 
@@ -148,6 +209,26 @@ class GroundedPlanner(BasePlanner):
         """Steps with no arguments; a clause that refers back ("add it", "share them") depends on the previous."""
         return [PlanStep(g, tid, {}, [g - 1] if g > 1 and _refers_back(plan, g) else [], g,
                          plan.subgoals[g - 1].description) for g, tid in enumerate(ids, start=1)]
+
+
+def one_step_per_subgoal(schema: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    """Positional schemas only: exactly one step per sub-goal, in order, step k with sub-goal k's tool, so the
+    model writes arguments and dependencies and cannot end the list early (it used to stop after two of three
+    sub-goals, leaving steps without arguments). Returns the schema, changed in place."""
+    steps = schema["properties"]["steps"]
+    pos = steps.get("prefixItems")
+    if not pos or len(pos) < len(ids):
+        return schema
+    for k, (p, tid) in enumerate(zip(pos, ids, strict=False), start=1):
+        shapes = [sh for sh in p.get("anyOf", []) if sh["properties"]["tool_id"]["enum"] == [tid]]
+        if not shapes:
+            return schema  # the budget dropped this tool from the prompt: keep the looser schema
+        for sh in shapes:
+            sh["properties"]["subgoal"] = {"enum": [k]}
+        p["anyOf"] = shapes
+    steps["prefixItems"] = pos[: len(ids)]
+    steps["minItems"] = steps["maxItems"] = len(ids)
+    return schema
 
 
 def require_arguments(schema: dict[str, Any], catalog: Any) -> dict[str, Any]:
