@@ -172,3 +172,21 @@ def test_prefix_cache_scores_equal_full_forward(tiny_dir):
     assert len(prefix) >= cached.PREFIX_MIN and prefix == plain.prompt_ids(prompts[0])[: len(prefix)]
     # an identical prompt scored again (the prefix may not reach into the answer): still exact
     assert cached.answer_scores(prompts[0], "x")[0] == pytest.approx(plain.answer_scores(prompts[0], "x")[0], abs=1e-3)
+
+
+def test_external_sets_take_seal_tools_test_file_and_spread_the_rows(tmp_path):
+    from planning_support import TOOLS
+
+    from core.errors import NotFoundError
+    from training.evaluate import load_external
+
+    (tmp_path / "catalog.jsonl").write_text("".join(json.dumps(t) + "\n" for t in TOOLS))
+    rows = [{"id": f"{'in' if i < 10 else 'out'}-{i}", "task": "tool_retrieval", "instruction": f"get the weather {i}",
+             "candidate_tools": None, "gold": {"tools": ["get_weather"]}} for i in range(20)]
+    with pytest.raises(NotFoundError, match="tool_retrieval.jsonl"):
+        load_external(tmp_path)
+    (tmp_path / "tool_retrieval_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    name, catalog, got = load_external(tmp_path, 4)
+    assert name == tmp_path.name and "get_weather" in catalog
+    assert [r["id"] for r in got] == ["in-0", "in-5", "out-10", "out-15"]  # both halves, not the first 4 rows
+    assert len(load_external(tmp_path)[2]) == 20
