@@ -49,6 +49,9 @@ class PlannerConfig:
     # grounded: "dataflow" keeps a model-written dependency only where the clause refers back to an earlier
     # result ("share it", "the copy"; else none), "model" keeps every one the model wrote
     deps: str = "dataflow"
+    # grounded: a clause whose best tool scores below this (the selector's scale) keeps no step, unless no clause
+    # would keep one; 0 = off
+    min_score: float = 0.0
     goal_weight: float = 0.5  # chosen on the hand-written dev subset; Seal-Tools dev agrees (docs/PLANNING.md)
 
     def __post_init__(self) -> None:

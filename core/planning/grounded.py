@@ -116,6 +116,9 @@ class GroundedPlanner(BasePlanner):
                 if nxt is None or nxt.score < RUNNER_UP_RATIO * pick.score:
                     continue
                 pick = nxt
+            if pick.score < self.config.min_score and (out or any(
+                    r and r[0].score >= self.config.min_score for r in ranked_all[i + 1:])):
+                continue  # a weak match is more often wrong than right; keep it only when nothing else is left
             taken.append(pick.tool_id)
             pick.explanation = f"best for the clause {text!r}" + (f"; {pick.explanation}" if pick.explanation else "")
             self.picked[pick.tool_id] = pick
