@@ -45,7 +45,7 @@ class PlannerConfig:
     # None: the retrieval rank decides (docs/PLANNING.md, "Choosing among retrieved tools")
     choose_k: int | None = None
     # grounded: a clause's tool scores add `goal_weight` x the tool's score for the whole goal, so a clause
-    # that leaves its object implicit ("and keep an eye on the price") leans on the goal's topic
+    # that leaves its object implicit ("switch it on in staging") leans on the goal's topic
     # grounded: "dataflow" keeps a model-written dependency only where the clause refers back to an earlier
     # result ("share it", "the copy"; else none), "model" keeps every one the model wrote
     deps: str = "dataflow"

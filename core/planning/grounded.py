@@ -7,8 +7,8 @@ own sub-goals leave intents without steps. So here:
 1. the goal is split into action clauses by rules (`intent_clauses`: sentence and clause boundaries, a
    clause with fewer than two content words joins the next one);
 2. each clause gets the selector's best tool over the whole catalog (or the caller's candidate pool), each
-   tool's clause score plus `goal_weight` x its score for the whole goal (a clause like "and keep an eye on
-   the price" leans on the goal's topic); a tool already used by an earlier clause gives way to the clause's
+   tool's clause score plus `goal_weight` x its score for the whole goal (a clause like "switch it on in
+   staging" after "create a feature flag" leans on the goal's topic); a tool already used by an earlier clause gives way to the clause's
    next one or, failing that, is dropped. With `choose_k`, the model picks among the clause's top k instead
    (measured: worse with both bundled models, kept for the ablation);
 3. one constrained LLM call writes every step's arguments and `depends_on`, the decoding schema fixing step k
