@@ -3,9 +3,10 @@
     .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
         [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
 
-An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow]` (`sr`: retrieval per
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT]` (`sr`: retrieval per
 sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
-`model`: this arm's model instead of --model; `gw`: PlannerConfig.goal_weight; `deps`: PlannerConfig.deps). The hand-written set is split once, by id, into a
+`model`: this arm's model instead of --model; `gw`: PlannerConfig.goal_weight; `deps`: PlannerConfig.deps; `today`: PlannerConfig.today, e.g.
+`today=Wednesday 2025-10-15`, the hand-written set's reference date). The hand-written set is split once, by id, into a
 design subset (`dev`: ids divisible by 5, used to choose between pipeline variants) and the report subset
 (`test`: the rest, never used for a choice). The planner retrieves its own candidates (no gold list).
 Per arm: node / edge F1, executability, exact plan, step (argument) validity, latency p50/p95, each mean with
@@ -69,8 +70,8 @@ def main() -> None:
     from core.datasets import default_dataset_path, load_dataset
     from core.handwritten import gold_with_alternatives
     from core.llm.factory import make_backend
-    from core.metrics.planning import gold_steps, plan_metrics
-    from core.metrics.stats import mean_ci, paired_diff
+    from core.metrics.planning import argument_accuracy, gold_steps, plan_metrics
+    from core.metrics.stats import mean_ci, paired_diff, wilson
     from core.planning.base import PlannerConfig
     from core.planning.registry import PLANNERS, make_planner, make_selector
     from core.planning.types import PlanStep
@@ -93,7 +94,8 @@ def main() -> None:
                             subgoal_retrieval=int(opts["sr"]) if "sr" in opts else None,
                             choose_k=int(opts["choose"]) if "choose" in opts else None,
                             **({"goal_weight": float(opts["gw"])} if "gw" in opts else {}),
-                            **({"deps": opts["deps"]} if "deps" in opts else {}))
+                            **({"deps": opts["deps"]} if "deps" in opts else {}),
+                            **({"today": opts["today"]} if "today" in opts else {}))
         model = opts.get("model", args.model)
         if PLANNERS[name].uses_llm and model not in backends:
             backends[model] = make_backend(model, None, None, "plan")
@@ -115,9 +117,11 @@ def main() -> None:
             alt_gold = [PlanStep.from_dict(x) for x in gold_with_alternatives(s, [st.tool_id for st in plan.steps])]
             m_alt = plan_metrics(plan.steps, alt_gold, catalog, plan.candidates)
             m |= {"node_f1_alt": m_alt["node_f1"], "exact_match_alt": m_alt["exact_match"]}
+            hit, total = argument_accuracy(plan.steps, alt_gold)
             covered = len({st.tool_id for st in gold} & set(plan.candidates)) / max(1, len({st.tool_id for st in gold}))
             per[spec].append({"id": s["id"], **{k: m[k] for k in (*METRICS, *ALT_METRICS)}, "seconds": secs,
-                              "candidate_recall": covered, "pred": [st.tool_id for st in plan.steps],
+                              "candidate_recall": covered, "arg_hits": hit, "arg_total": total,
+                              "pred": [st.tool_id for st in plan.steps],
                               "gold": [st.tool_id for st in gold],
                               "repairs": sorted({r.kind for r in plan.repairs})})
         if i % 10 == 0 or i == len(samples):
@@ -129,6 +133,10 @@ def main() -> None:
         rows = per[a]
         summary[a] = {k: dict(zip(("mean", "ci95"), mean_ci([r[k] for r in rows]), strict=True))
                       for k in (*METRICS, *ALT_METRICS, "candidate_recall")}
+        hits, tot = sum(r["arg_hits"] for r in rows), sum(r["arg_total"] for r in rows)
+        # gold argument values matched on the steps with the right tool (pooled over values, Wilson 95 %)
+        summary[a]["argument_accuracy"] = {"mean": hits / tot if tot else 0.0, "n": tot,
+                                           "ci95": list(wilson(hits, tot)) if tot else None}
         secs = [r["seconds"] for r in rows]
         summary[a]["latency"] = {"p50": statistics.median(secs), "p95": pct(secs, 0.95)}
         if a != base:
@@ -137,7 +145,8 @@ def main() -> None:
     for a in arms:
         s = summary[a]
         cells = "  ".join(f"{k} {s[k]['mean']:.3f}±{s[k]['ci95']:.3f}" for k in METRICS)
-        print(f"{a:40s} {cells}  p50 {s['latency']['p50']:.2f}s p95 {s['latency']['p95']:.2f}s", flush=True)
+        print(f"{a:40s} {cells}  args {s['argument_accuracy']['mean']:.3f} (n {s['argument_accuracy']['n']})  "
+              f"p50 {s['latency']['p50']:.2f}s p95 {s['latency']['p95']:.2f}s", flush=True)
         if a != base:
             d = s["vs_" + base]["node_f1"]
             print(f"{'':40s} node_f1 vs {base}: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]", flush=True)

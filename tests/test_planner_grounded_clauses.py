@@ -146,3 +146,18 @@ def test_the_model_can_choose_among_a_clause_s_top_tools_or_none() -> None:
     plan = bad.plan("search flights from Oslo to Rome, then watch the price")
     assert [s.tool_id for s in plan.steps] == ["search_flights", "track_product_price"]  # retrieval rank decides
     assert any(r.kind == "fallback" and "tool choice" in r.detail for r in plan.repairs)
+
+
+def test_today_reaches_the_arguments_prompt_and_argument_values_are_scored_given_the_tool() -> None:
+    from core.metrics.planning import argument_accuracy
+    from core.planning.base import PlannerConfig
+    from core.planning.types import PlanStep
+
+    be = ScriptedBackend(["not json"])
+    make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=be,
+                 config=PlannerConfig(today="Wednesday 2025-10-15")).plan("get the weather forecast for a city Rome")
+    assert "Today: Wednesday 2025-10-15\nGoal:" in be.calls[0]["messages"][-1]["content"]
+    gold = [PlanStep(1, "get_weather", {"city": "Rome"}, []), PlanStep(2, "send_email", {"to": "ana@x.io", "body": "hi"}, [1])]
+    pred = [PlanStep(1, "get_weather", {"city": " rome "}, []), PlanStep(2, "send_email", {"to": "Ana"}, [1])]
+    assert argument_accuracy(pred, gold) == (1, 3)  # city matches; "to" differs, "body" is missing
+    assert argument_accuracy(pred[:1], gold) == (1, 1)  # the missing tool's values are not counted here

@@ -238,10 +238,12 @@ def subgoals_block(subgoals: Sequence[str]) -> str:
 
 
 def steps_all_prompt(goal: str, tools: Sequence[Tool], subgoals: Sequence[str],
-                     desc_chars: int = MAX_DESC_CHARS) -> list[Message]:
-    """Level 2, batched: the steps of every sub-goal in one call; each step carries `"subgoal": k`."""
+                     desc_chars: int = MAX_DESC_CHARS, today: str | None = None) -> list[Message]:
+    """Level 2, batched: the steps of every sub-goal in one call; each step carries `"subgoal": k`. `today`
+    (e.g. "Wednesday 2025-10-15") adds a line so relative dates ("tomorrow", "on Friday") can be resolved."""
+    day = f"Today: {today}\n" if today else ""
     return [{"role": "system", "content": STEPS_ALL_SYSTEM},
-            {"role": "user", "content": f"{tools_block(tools, desc_chars)}\nGoal: {goal}\n{subgoals_block(subgoals)}\nSteps:"}]
+            {"role": "user", "content": f"{tools_block(tools, desc_chars)}\n{day}Goal: {goal}\n{subgoals_block(subgoals)}\nSteps:"}]
 
 
 def context_block(context: Sequence[Message], max_messages: int = 4, max_chars: int = 200) -> str:

@@ -69,6 +69,42 @@ def exact_match(pred: Sequence[PlanStep], gold: Sequence[PlanStep]) -> float:
     return float([s.tool_id for s in pred] == [s.tool_id for s in gold])
 
 
+def _norm_value(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int | float):
+        return float(v)
+    text = " ".join(str(v).split()).lower().strip(" .")
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def argument_accuracy(pred: Sequence[PlanStep], gold: Sequence[PlanStep]) -> tuple[int, int]:
+    """(matched, total) gold argument values on the gold steps the plan has the tool for (steps paired as in
+    `edges`: the k-th use of a tool with the k-th): a value matches when equal after trimming and lower-casing
+    (numbers as numbers). Measures the values given the right tool; a missed tool is node F1's business."""
+    def keyed(steps: Sequence[PlanStep]) -> dict[Key, PlanStep]:
+        seen: Counter[str] = Counter()
+        out: dict[Key, PlanStep] = {}
+        for s in steps:
+            out[(s.tool_id, seen[s.tool_id])] = s
+            seen[s.tool_id] += 1
+        return out
+
+    pk = keyed(pred)
+    hit = total = 0
+    for key, s in keyed(gold).items():
+        p = pk.get(key)
+        if p is None:
+            continue
+        for name, value in (s.arguments or {}).items():
+            total += 1
+            hit += name in (p.arguments or {}) and _norm_value(p.arguments[name]) == _norm_value(value)
+    return hit, total
+
+
 def plan_metrics(pred: Sequence[PlanStep], gold: Sequence[PlanStep], catalog: Catalog,
                  candidates: Sequence[str] | None = None) -> dict[str, float]:
     """All planning metrics for one sample (METRIC_NAMES + EXTRA_METRIC_NAMES)."""

@@ -42,17 +42,20 @@ class PlannerConfig:
     # each sub-goal's steps may then only use its own retrieved tools (plus required ones). None: off.
     subgoal_retrieval: int | None = None
     # grounded: the model picks each clause's tool among the selector's top `choose_k` (or "none");
-    # None: the retrieval rank decides (docs/PLANNING.md, "Choosing among retrieved tools")
+    # None: the retrieval rank decides (docs/PLANNING.md, session 7: measured, not adopted)
     choose_k: int | None = None
     # grounded: a clause's tool scores add `goal_weight` x the tool's score for the whole goal, so a clause
-    # that leaves its object implicit ("switch it on in staging") leans on the goal's topic
+    # that leaves its object implicit ("switch it on in staging") leans on the goal's topic; 0.5 was chosen on
+    # the hand-written dev subset, Seal-Tools dev agrees (docs/PLANNING.md)
+    goal_weight: float = 0.5
     # grounded: "dataflow" keeps a model-written dependency only where the clause refers back to an earlier
     # result ("share it", "the copy"; else none), "model" keeps every one the model wrote
     deps: str = "dataflow"
     # grounded: a clause whose best tool scores below this (the selector's scale) keeps no step, unless no clause
-    # would keep one; 0 = off
+    # would keep one; 0 = off (measured, not adopted)
     min_score: float = 0.0
-    goal_weight: float = 0.5  # chosen on the hand-written dev subset; Seal-Tools dev agrees (docs/PLANNING.md)
+    # grounded: a "Today: ..." line in the arguments prompt (e.g. "Wednesday 2025-10-15"); None: no line
+    today: str | None = None
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:

@@ -179,7 +179,8 @@ class GroundedPlanner(BasePlanner):
                 allowed={g: [t for t in v if t in {x.tool_id for x in shown}] or v for g, v in allowed.items()}),
                 self.catalog), ids)
 
-        new, obj = self.llm_steps(lambda ts, d: steps_all_prompt(goal, ts, subs, d), schema, tools,
+        today = self.config.today
+        new, obj = self.llm_steps(lambda ts, d: steps_all_prompt(goal, ts, subs, d, today=today), schema, tools,
                                   self.config.max_tokens // 2 * max(1, len(ids)), plan, on_token, "arguments",
                                   keep=ids)
         if not new:
