@@ -8,8 +8,8 @@ own sub-goals leave intents without steps. So here:
    clause with fewer than two content words joins the next one);
 2. each clause gets the selector's best tool over the whole catalog (or the caller's candidate pool), each
    tool's clause score plus `goal_weight` x its score for the whole goal (a clause like "switch it on in
-   staging" after "create a feature flag" leans on the goal's topic); a tool already used by an earlier clause gives way to the clause's
-   next one or, failing that, is dropped. With `choose_k`, the model picks among the clause's top k instead
+   staging" after "create a feature flag" leans on the goal's topic); a tool already used by an earlier clause
+   gives way to the clause's next one or, failing that, is dropped. With `choose_k`, the model picks among the clause's top k instead
    (measured: worse with both bundled models, kept for the ablation);
 3. one constrained LLM call writes every step's arguments and `depends_on`, the decoding schema fixing step k
    to sub-goal k's tool, exactly one step per sub-goal (`one_step_per_subgoal`), required arguments first;
@@ -75,8 +75,7 @@ class GroundedPlanner(BasePlanner):
                on_token: TokenCallback | None) -> list[PlanStep]:
         limit = min(self.config.max_steps, c.max_steps or self.config.max_steps)
         clauses = intent_clauses(goal, min(limit, self.config.max_subgoals))
-        self._goal, self._plan_in_progress, self._goal_scores = goal, plan, None
-        chosen = self._choose(clauses, c)
+        chosen = self._choose(goal, clauses, c, plan)
         plan.subgoals = [SubGoal(i, t) for i, (t, _) in enumerate(chosen, start=1)]
         ids = [tid for _, tid in chosen]
         plan.candidates = list(dict.fromkeys([*ids, *plan.candidates]))
@@ -89,16 +88,19 @@ class GroundedPlanner(BasePlanner):
         self.progress(plan, steps, "steps")
         return steps
 
-    def _choose(self, clauses: list[str], c: PlanConstraints) -> list[tuple[str, str]]:
+    def _choose(self, goal: str, clauses: list[str], c: PlanConstraints, plan: Plan) -> list[tuple[str, str]]:
         """(clause, tool) per clause that keeps a tool: the best one not taken by an earlier clause."""
         pool = getattr(self, "_pool", None)
         self.picked: dict[str, Any] = {}  # tool id -> its Selection for the clause (the "why" a UI shows)
         taken: list[str] = []
         out: list[tuple[str, str]] = []
         k = self.config.choose_k
-        ranked_all = [[s for s in self._ranked(text, max(3, k or 0), pool) if s.tool_id not in c.must_not_use]
-                      for text in clauses]
-        models = self._model_picks(clauses, ranked_all, k) if k else None
+        weighted = self.config.goal_weight > 0 and clauses != [goal]
+        goal_scores = {s.tool_id: s.score for s in self.selector.select(goal, top_k=50, candidates=pool)} \
+            if weighted else {}
+        ranked_all = [[s for s in self._ranked(text, goal_scores, max(3, k or 0), pool)
+                       if s.tool_id not in c.must_not_use] for text in clauses]
+        models = self._model_picks(goal, clauses, ranked_all, k, plan) if k else None
         for i, (text, ranked) in enumerate(zip(clauses, ranked_all, strict=True)):
             if not ranked:
                 continue
@@ -125,32 +127,29 @@ class GroundedPlanner(BasePlanner):
             out.append((text, pick.tool_id))
         return out
 
-    def _ranked(self, text: str, top_k: int, pool: list[str] | None) -> list[Any]:
-        """The selector's ranking for a clause; with `goal_weight` w > 0 (and more than one clause), each tool's
-        score + w x its score for the whole goal (tools outside the goal's top 50 get that list's lowest)."""
-        w = self.config.goal_weight
-        if w <= 0 or text == self._goal:
+    def _ranked(self, text: str, goal_scores: dict[str, float], top_k: int, pool: list[str] | None) -> list[Any]:
+        """The selector's ranking for a clause; with the goal's scores (its top 50), each tool's score +
+        `goal_weight` x its score for the whole goal (tools outside that list get its lowest)."""
+        if not goal_scores:
             return self.selector.select(text, top_k=top_k, candidates=pool)
-        if self._goal_scores is None:
-            self._goal_scores = {s.tool_id: s.score for s in self.selector.select(self._goal, top_k=50, candidates=pool)}
-        floor = min(self._goal_scores.values(), default=0.0)
+        floor = min(goal_scores.values())
         ranked = self.selector.select(text, top_k=50, candidates=pool)
         for s in ranked:
-            s.score = s.score + w * self._goal_scores.get(s.tool_id, floor)
+            s.score += self.config.goal_weight * goal_scores.get(s.tool_id, floor)
         return sorted(ranked, key=lambda s: -s.score)[:top_k]
 
-    def _model_picks(self, clauses: list[str], ranked: list[list[Any]], k: int) -> list[str | None] | None:
+    def _model_picks(self, goal: str, clauses: list[str], ranked: list[list[Any]], k: int,
+                     plan: Plan) -> list[str | None] | None:
         """The model's tool per clause among its top `k` retrieved (None: "none"); None when there is no model
         or its answer is unusable (the retrieval rank then decides, reported as a repair)."""
         from core.llm.prompts import NONE_PICK, choose_prompt, choose_schema
         from core.planning.llm_call import call_json
 
-        plan = self._plan_in_progress
         if not callable(getattr(self.backend, "complete", None)) or not any(ranked):
             return None
         keep = [(i, r[:k]) for i, r in enumerate(ranked) if r]
         options = [[s.tool_id for s in r] for _, r in keep]
-        messages = choose_prompt(self._goal, [clauses[i] for i, _ in keep],
+        messages = choose_prompt(goal, [clauses[i] for i, _ in keep],
                                  [[self.catalog.get(t) for t in ids] for ids in options])
         positional = bool(getattr(self.backend, "supports_prefix_items", False))
         obj, rep, _ = call_json(self.backend, messages, choose_schema(options, positional=positional),
