@@ -26,43 +26,14 @@ from typing import Any
 from core.catalog import Tool
 from core.llm.base import TokenCallback
 from core.llm.prompts import steps_all_prompt, tagged_steps_schema
-from core.planning.base import BasePlanner, split_clauses
+from core.planning.base import BasePlanner
+from core.planning.clauses import intent_clauses
 from core.planning.constraints import PlanConstraints
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
 
-STOP_WORDS = frozenset("a an the my me i to for of in on at and or then it its this that is are be was were do does "
-                       "did so just also please can could would will you your we us our there here what whats how "
-                       "when where who which with from by as if but all".split())
-_SENTENCE = re.compile(r"(?<=[?!])\s+|\s+also\s+|^also\s+", re.I)
-_LEAD = re.compile(r"^(?:also|and|then|plus)\s+", re.I)
 _REFERS_BACK = re.compile(r"\b(it|them|that|those|these|the copy|the results?|the list|the (?:new|same) one|there)\b",
                           re.I)
 RUNNER_UP_RATIO = 0.8  # a clause whose best tool is taken may use its runner-up when it scores >= 80 % of the best
-
-
-def content_words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in STOP_WORDS]
-
-
-def intent_clauses(goal: str, limit: int) -> list[str]:
-    """Action clauses of a goal: `split_clauses`, also at ?/! and "also"; a fragment with fewer than two content
-    words ("Ugh", "Nov 12-14") joins the next clause (the last one joins the previous)."""
-    parts: list[str] = []
-    for p in split_clauses(goal, 16):
-        parts += [_LEAD.sub("", q.strip(" .,")) for q in _SENTENCE.split(p) if q and len(q.strip(" .,")) > 2]
-    merged: list[str] = []
-    carry = ""
-    for i, p in enumerate(parts):
-        if len(content_words(p)) < 2 and i < len(parts) - 1:
-            carry = f"{carry} {p}".strip()
-            continue
-        merged.append(f"{carry} {p}".strip())
-        carry = ""
-    if carry:
-        merged = [*merged[:-1], f"{merged[-1]} {carry}"] if merged else [carry]
-    if len(merged) > limit:
-        merged = [*merged[: limit - 1], " ".join(merged[limit - 1:])]
-    return merged or [goal]
 
 
 class GroundedPlanner(BasePlanner):
