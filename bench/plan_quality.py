@@ -3,7 +3,8 @@
     .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
         [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
 
-An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT]` (`sr`: retrieval per
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm]` (`direct`: the goal-level timing
+decision first, as the plan session does; "answer directly" gives the empty plan, its time counted; `sr`: retrieval per
 sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
 `model`: this arm's model instead of --model; `gw`: PlannerConfig.goal_weight; `deps`: PlannerConfig.deps; `today`: PlannerConfig.today, e.g.
 `today=Wednesday 2025-10-15`, the hand-written set's reference date). The hand-written set is split once, by id, into a
@@ -74,6 +75,7 @@ def main() -> None:
     from core.metrics.stats import mean_ci, paired_diff, wilson
     from core.planning.base import PlannerConfig
     from core.planning.registry import PLANNERS, make_planner, make_selector
+    from core.planning.session import direct_answer_plan
     from core.planning.types import PlanStep
 
     catalog = load_catalog(Path(args.catalog) if args.catalog else None)
@@ -83,6 +85,7 @@ def main() -> None:
     arms = [a for a in args.arms.split(",") if a]
     selectors: dict[str | None, object] = {}
     planners = {}
+    deciders: dict[str, object] = {}  # arm -> the timing decider that may answer its goals directly
     backends: dict[str | None, object] = {}  # one engine per model, shared by the arms that use it
     for spec in arms:
         name, opts = parse_arm(spec)
@@ -101,17 +104,27 @@ def main() -> None:
             backends[model] = make_backend(model, None, None, "plan")
         backend = backends[model] if PLANNERS[name].uses_llm else None
         planners[spec] = make_planner(name, catalog, selector=selectors[sel_name], backend=backend, config=cfg)
+        if "direct" in opts:
+            from core.timing.decider import TimingDecider
+
+            tb = make_backend(model, None, None, "timing") if opts["direct"] != "rule" else None
+            deciders[spec] = TimingDecider(opts["direct"], catalog, selector=selectors[sel_name], backend=tb)
     per: dict[str, list[dict]] = {a: [] for a in arms}
     where = args.dataset or args.split
     print(f"{len(samples)} goals ({where}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)
     for p in planners.values():  # untimed warm-up: engine start and model load stay out of the latencies
         if samples:
             p.plan(samples[0]["instruction"], candidates=samples[0].get("candidate_tools"))
+    for dec in deciders.values():
+        if samples:
+            dec.decide(samples[0]["instruction"])  # type: ignore[attr-defined]
     for i, s in enumerate(samples, 1):
         gold = gold_steps(s)
         for spec, p in planners.items():
             t0 = time.perf_counter()
-            plan = p.plan(s["instruction"], candidates=s.get("candidate_tools"))
+            d = deciders[spec].decide(s["instruction"]) if spec in deciders else None
+            plan = direct_answer_plan(s["instruction"], spec, d.reason) if d is not None and not d.should_call_tool \
+                else p.plan(s["instruction"], candidates=s.get("candidate_tools"))
             secs = time.perf_counter() - t0
             m = plan_metrics(plan.steps, gold, catalog, plan.candidates)
             alt_gold = [PlanStep.from_dict(x) for x in gold_with_alternatives(s, [st.tool_id for st in plan.steps])]

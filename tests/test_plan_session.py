@@ -146,3 +146,27 @@ async def test_cli_and_tui_store_the_same_run_for_the_same_goal(tmp_path: Path) 
         assert a[k] == b[k], k
     names = lambda rid: sorted(m["name"] for m in store.metrics(rid))  # noqa: E731
     assert names(cli_run["id"]) == names(tui_run["id"])
+
+
+def test_a_goal_answered_directly_gets_no_plan_and_no_llm_call(tmp_path: Path) -> None:
+    """The goal-level timing decision comes first: "answer directly" stores an empty plan that says why, without
+    calling the planner's model; must_use or answer_directly=False plan anyway."""
+    store = RunStore(tmp_path / "runs.db")
+    chat = "thanks, that was really helpful"
+    events: list[Any] = []
+    backend = ScriptedBackend([SUBGOALS, STEPS])
+    out = plan_goal(PlanRequest(chat, timing="rule"), store, events.append, catalog=CAT,
+                    selector=OverlapSelector().fit(CAT), backend=backend)
+    assert out.status == "completed" and out.plan.steps == [] and out.plan.meta["answered_directly"]
+    assert [t["step_id"] for t in out.timing] == [None] and out.timing[0]["should_call_tool"] is False
+    assert backend.calls == [] and not any(isinstance(e, StageEvent) and e.stage == "planning" for e in events)
+    assert store.get_run(out.run_id)["status"] == "completed"
+    assert next(e for e in events if isinstance(e, FinalPlanEvent)).plan.meta["answered_directly"]
+    for req in (PlanRequest(chat, timing="rule", answer_directly=False),
+                PlanRequest(chat, timing="rule", constraints=PlanConstraints(must_use=["send_email"]))):
+        forced = plan_goal(req, store, None, catalog=CAT, selector=OverlapSelector().fit(CAT),
+                           backend=ScriptedBackend([SUBGOALS, STEPS]))
+        assert forced.plan.steps and "answered_directly" not in forced.plan.meta
+    # a goal that needs a tool is planned, and the goal's decision is not taken twice
+    out2, _, _ = _run(tmp_path / "b")
+    assert out2.plan.steps and [t["step_id"] for t in out2.timing].count(None) == 1

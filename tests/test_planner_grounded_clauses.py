@@ -8,8 +8,8 @@ from planning_support import OverlapSelector, ScriptedBackend, make_catalog
 
 from core.llm.json_regex import schema_to_regex
 from core.llm.prompts import _param_schema
-from core.planning.constraints import PlanConstraints
 from core.planning.clauses import intent_clauses
+from core.planning.constraints import PlanConstraints
 from core.planning.registry import make_planner
 
 CAT = make_catalog()

@@ -163,3 +163,22 @@ async def test_wide_level_wraps_and_pending_draft_renders() -> None:
         assert "SG1 do six things" in text and "tool_number_6" in text
         assert sum("#" in line and "tool_number_" in line for line in lines) == 3  # 3 rows of node boxes
         assert sum(line.startswith("L0") for line in lines) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_goal_answered_directly_says_so_where_the_plan_would_be(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule"),
+                  catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
+    async with app.run_test(size=(140, 45)) as pilot:
+        screen = app.screen
+        screen.query_one("#goal", Input).value = "thanks, that was really helpful"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        dag = screen.query_one(DagView)
+        assert dag.steps == [] and "No tool needed" in str(dag.notice)
+        assert "no tool needed" in screen.sub_title and backend.calls == []
+        timing = screen.query_one("#timing-table", DataTable)
+        assert timing.row_count == 1 and str(timing.get_row_at(0)[1]) == "answer"

@@ -52,6 +52,9 @@ class PlanRequest:
     constraints: PlanConstraints = field(default_factory=PlanConstraints)
     config: PlannerConfig = field(default_factory=PlannerConfig)
     timing: str = "hybrid"
+    # when the goal-level timing decision is "answer directly" (and no tool is required by must_use), no plan is
+    # drawn: the plan is empty and says why (plan.meta["answered_directly"]); False plans every goal
+    answer_directly: bool = True
     tags: Sequence[str] = ()
     endpoint_name: str | None = None  # how the user picked the endpoint (a `[[endpoints]]` name), stored as such
 
@@ -195,22 +198,33 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
 
     with store.finishing(run_id, before=failed, interrupts=(Cancelled, KeyboardInterrupt, InterruptedError),
                          log_errors=True):
-        if backend is not None:
-            _prepare(backend, emit)
-        emit(StageEvent("planning", request.planner))
+        decider = _decider(request, catalog, selector, timing_backend, emit)
+        timing = []
+        if decider is not None and request.answer_directly and not c.must_use:
+            timing.append(_decide(decider, request, None, request.goal, emit, check))
+        if timing and not timing[0]["should_call_tool"]:
+            plan = direct_answer_plan(request.goal, request.planner, timing[0]["reason"])
+            emit(FinalPlanEvent(plan, [], []))
+        else:
+            if backend is not None:
+                _prepare(backend, emit)
+            emit(StageEvent("planning", request.planner))
 
-        def progress(partial: Plan) -> None:
-            check()
-            emit(PartialPlanEvent(partial))
+            def progress(partial: Plan) -> None:
+                check()
+                emit(PartialPlanEvent(partial))
 
-        per_clause = getattr(planner, "retrieves_per_clause", False)
-        plan = planner.plan(request.goal, constraints=c, candidates=None if per_clause else [s.tool_id for s in selections],
-                            on_progress=progress)
-        if per_clause:  # show the tools it retrieved per clause (the candidates it used), with where each came from
-            emit(CandidatesEvent(used_selections(plan, selections, getattr(planner, "picked", {}))))
-        problems, repairs = plan_problems(plan)
-        emit(FinalPlanEvent(plan, problems, repairs))
-        timing = _timing(request, catalog, selector, plan, timing_backend, emit, check)
+            per_clause = getattr(planner, "retrieves_per_clause", False)
+            plan = planner.plan(request.goal, constraints=c, candidates=None if per_clause else [s.tool_id for s in selections],
+                                on_progress=progress)
+            if per_clause:  # show the tools it retrieved per clause (the candidates it used), with where each came from
+                emit(CandidatesEvent(used_selections(plan, selections, getattr(planner, "picked", {}))))
+            problems, repairs = plan_problems(plan)
+            emit(FinalPlanEvent(plan, problems, repairs))
+            if decider is not None:
+                texts = [(s.id, s.description or s.tool_id.replace("_", " ")) for s in plan.steps]
+                timing += [_decide(decider, request, sid, text, emit, check)
+                           for sid, text in ([] if timing else [(None, plan.goal)]) + texts]
         check()
         status = _store(store, run_id, plan, timing, time.perf_counter() - t0)
     seconds = time.perf_counter() - t0
@@ -228,11 +242,15 @@ def _prepare(backend: Any, emit: EventSink) -> None:
         prepare()
 
 
-def _timing(request: PlanRequest, catalog: Catalog, selector: Any, plan: Plan, backend: Any, emit: EventSink,
-            check: Callable[[], None]) -> list[dict[str, Any]]:
-    """Timing decisions for the goal and each step (none when the request says "none")."""
+def direct_answer_plan(goal: str, planner: str, reason: str) -> Plan:
+    """The empty plan of a goal the timing decision answers directly (no tool call is needed)."""
+    return Plan(goal=goal, steps=[], planner=planner, meta={"answered_directly": reason, "llm_calls": 0})
+
+
+def _decider(request: PlanRequest, catalog: Catalog, selector: Any, backend: Any, emit: EventSink) -> Any:
+    """The timing decider for this request (None when the request says "none")."""
     if request.timing == "none":
-        return []
+        return None
     from core.timing.decider import TimingDecider
 
     emit(StageEvent("timing", request.timing))
@@ -240,15 +258,17 @@ def _timing(request: PlanRequest, catalog: Catalog, selector: Any, plan: Plan, b
         from core.llm.factory import make_backend
 
         backend = make_backend(request.model, request.lora, request.endpoint, "timing")
-    decider = TimingDecider(request.timing, catalog, selector=selector, backend=backend)
-    out = []
-    for step_id, text in [(None, plan.goal), *((s.id, s.description or s.tool_id.replace("_", " ")) for s in plan.steps)]:
-        check()
-        d = decider.decide(text)
-        by = f"hybrid:{'llm' if d.used_llm else 'rule'}" if request.timing == "hybrid" else request.timing
-        emit(TimingEvent(step_id, d, by))
-        out.append({"step_id": step_id, "by": by, **d.to_dict()})
-    return out
+    return TimingDecider(request.timing, catalog, selector=selector, backend=backend)
+
+
+def _decide(decider: Any, request: PlanRequest, step_id: int | None, text: str, emit: EventSink,
+            check: Callable[[], None]) -> dict[str, Any]:
+    """One timing decision (the goal's when `step_id` is None), emitted and returned as a stored record."""
+    check()
+    d = decider.decide(text)
+    by = f"hybrid:{'llm' if d.used_llm else 'rule'}" if request.timing == "hybrid" else request.timing
+    emit(TimingEvent(step_id, d, by))
+    return {"step_id": step_id, "by": by, **d.to_dict()}
 
 
 def _store(store: Any, run_id: str, plan: Plan, timing: list[dict[str, Any]], seconds: float) -> str:

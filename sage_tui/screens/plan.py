@@ -291,6 +291,13 @@ class PlanScreen(Screen[None]):
         n = len(msg.plan.get("steps", []))
         self.sub_title = f"done in {msg.seconds:.1f}s · {n} step{'' if n == 1 else 's'}{stored}"
         dag = self.query_one(DagView)
+        direct = msg.plan.get("meta", {}).get("answered_directly")
+        if direct:  # the timing decision answered the goal directly: say so where the plan would be
+            from rich.markup import escape
+
+            self.sub_title = f"done in {msg.seconds:.1f}s · no tool needed{stored}"
+            dag.show_notice(Text.from_markup(f"[bold]No tool needed: answer directly.[/]\n\n{escape(direct)}\n\n"
+                                             "[dim]To plan it anyway, set timing to none.[/]"))
         dag.focus()
         dag.action_select()
 
