@@ -182,3 +182,11 @@ async def test_a_goal_answered_directly_says_so_where_the_plan_would_be(tmp_path
         assert "no tool needed" in screen.sub_title and backend.calls == []
         timing = screen.query_one("#timing-table", DataTable)
         assert timing.row_count == 1 and str(timing.get_row_at(0)[1]) == "answer"
+        assert "ctrl+t plans it anyway" in str(dag.notice)
+        await pilot.press("ctrl+t")  # plan it anyway
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        assert dag.steps and dag.notice is None and backend.calls
+    runs = RunStore(tmp_path / "runs.db").list_runs(kind="plan")
+    assert len(runs) == 2 and {r["status"] for r in runs} == {"completed"}

@@ -84,6 +84,8 @@ class PlanScreen(Screen[None]):
     SCOPE = "plan"
     BINDINGS = [
         Binding("ctrl+r", "plan", "Plan the goal", id="plan.run"),
+        Binding("ctrl+t", "plan_anyway", "Plan even if no tool is needed", id="plan.anyway", show=False,
+                tooltip="Plan the goal even when the timing decision says to answer it directly"),
         Binding("ctrl+x", "cancel", "Cancel planning", id="plan.cancel"),
         Binding("ctrl+e", "export", "Export plan JSON", id="plan.export"),
         Binding("ctrl+g", "focus_goal", "Edit goal", id="plan.goal", show=False),
@@ -189,8 +191,11 @@ class PlanScreen(Screen[None]):
     def _submitted(self) -> None:
         self.action_plan()
 
-    def action_plan(self) -> None:
-        req = self.plan_request()
+    def action_plan_anyway(self) -> None:
+        self.action_plan(always=True)
+
+    def action_plan(self, always: bool = False) -> None:
+        req = {**self.plan_request(), "always_plan": always}
         if not req["goal"]:
             self.notify("type a goal first", severity="warning")
             self.query_one("#goal", Input).focus()
@@ -297,17 +302,21 @@ class PlanScreen(Screen[None]):
 
             self.sub_title = f"done in {msg.seconds:.1f}s · no tool needed{stored}"
             dag.show_notice(Text.from_markup(f"[bold]No tool needed: answer directly.[/]\n\n{escape(direct)}\n\n"
-                                             "[dim]To plan it anyway, set timing to none.[/]"))
+                                             f"[dim]{escape(self._key('plan.anyway', 'ctrl+t'))} plans it anyway.[/]"))
         dag.focus()
         dag.action_select()
+
+    def _key(self, binding_id: str, default: str) -> str:
+        """The key a binding of this screen is on now (the user's keymap applied)."""
+        from sage_tui.keymap import effective_key
+
+        return next((effective_key(self.app, b) for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id),
+                    default)
 
     def on_plan_failed(self, msg: PlanFailed) -> None:
         from rich.markup import escape
 
-        from sage_tui.keymap import effective_key
-
-        retry = next((effective_key(self.app, b) for b in self.BINDINGS if isinstance(b, Binding) and b.id == "plan.run"),
-                     "ctrl+r")
+        retry = self._key("plan.run", "ctrl+r")
         if msg.signal or msg.model:  # the engine child died: say what happened where the plan would be
             self.sub_title = f"engine crashed ({msg.signal or 'exited'})"
             lines = [f"[bold red]The inference engine crashed[/] ({escape(msg.signal or 'exited')}, model "
