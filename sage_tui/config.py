@@ -7,6 +7,7 @@ default_model = "gemma3-270m"
 selector = "two_stage"
 planner = "grounded"
 timing = "hybrid"
+answer_directly = false   # true: no plan when the goal's timing decision is "answer directly" (ctrl+t plans anyway)
 
 [engine]                  # local llama.cpp inference (core/llm/cpu.py, core/llm/factory.py)
 extra_bufts = "auto"      # weight repack buffers: auto (off on AMX CPUs) | on | off; $SAGE_TUI_EXTRA_BUFTS wins
@@ -35,7 +36,8 @@ from typing import Any
 from core.errors import ConfigError
 from core.paths import config_path
 
-GENERAL_KEYS = {"db": str, "default_model": str, "selector": str, "planner": str, "timing": str}
+GENERAL_KEYS: dict[str, type] = {"db": str, "default_model": str, "selector": str, "planner": str, "timing": str,
+                                 "answer_directly": bool}
 # [engine] is read by core (core/llm/cpu.py, core/llm/factory.py); validated here so the app names a bad value
 ENGINE_KEYS = {"extra_bufts": ("auto", "on", "off"), "isolation": ("child", "inprocess")}
 ENDPOINT_KEYS = {"name": str, "base_url": str, "model": str, "api_key_env": str, "chat_format": str,
@@ -69,6 +71,7 @@ class UIConfig:
     selector: str = "two_stage"
     planner: str = "grounded"
     timing: str = "hybrid"
+    answer_directly: bool = False
     keymap: dict[str, str] = field(default_factory=dict)
     endpoints: list[Endpoint] = field(default_factory=list)
     source: Path | None = None
@@ -92,10 +95,11 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
         if key not in GENERAL_KEYS:
             raise ConfigError(f"unknown key (expected one of {sorted(GENERAL_KEYS)})", path=where, field=f"general.{key}")
         if not isinstance(value, GENERAL_KEYS[key]):
-            raise ConfigError("must be a string", path=where, field=f"general.{key}")
+            raise ConfigError(f"must be a {'boolean' if GENERAL_KEYS[key] is bool else 'string'}", path=where,
+                              field=f"general.{key}")
     if "db" in general:
         cfg.db = Path(general["db"]).expanduser()
-    for key in ("default_model", "selector", "planner", "timing"):
+    for key in ("default_model", "selector", "planner", "timing", "answer_directly"):
         if key in general:
             setattr(cfg, key, general[key])
     keymap = data.get("keymap", {})

@@ -30,10 +30,11 @@ STEPS = {"steps": [{"subgoal": 1, "id": 1, "tool_id": "search_flights", "argumen
                    {"subgoal": 2, "id": 2, "tool_id": "book_hotel", "arguments": {"city": "Rome"}, "depends_on": [1]}]}
 
 
-def _run(tmp_path: Path, constraints: PlanConstraints | None = None, answers: Any = None, **kw: Any):
+def _run(tmp_path: Path, constraints: PlanConstraints | None = None, answers: Any = None, answer_directly: bool = False,
+         **kw: Any):
     events: list[Any] = []
     store = RunStore(tmp_path / "runs.db")
-    req = PlanRequest(GOAL, constraints=constraints or PlanConstraints(), timing="rule")
+    req = PlanRequest(GOAL, constraints=constraints or PlanConstraints(), timing="rule", answer_directly=answer_directly)
     backend = ScriptedBackend(answers if answers is not None else [SUBGOALS, STEPS])
     out = plan_goal(req, store, events.append, catalog=CAT, selector=OverlapSelector().fit(CAT), backend=backend, **kw)
     return out, events, store
@@ -149,24 +150,24 @@ async def test_cli_and_tui_store_the_same_run_for_the_same_goal(tmp_path: Path) 
 
 
 def test_a_goal_answered_directly_gets_no_plan_and_no_llm_call(tmp_path: Path) -> None:
-    """The goal-level timing decision comes first: "answer directly" stores an empty plan that says why, without
-    calling the planner's model; must_use or answer_directly=False plan anyway."""
+    """With answer_directly, the goal-level timing decision comes first: "answer directly" stores an empty plan that
+    says why, without calling the planner's model; must_use, or the default (off), plan anyway."""
     store = RunStore(tmp_path / "runs.db")
     chat = "thanks, that was really helpful"
     events: list[Any] = []
     backend = ScriptedBackend([SUBGOALS, STEPS])
-    out = plan_goal(PlanRequest(chat, timing="rule"), store, events.append, catalog=CAT,
+    out = plan_goal(PlanRequest(chat, timing="rule", answer_directly=True), store, events.append, catalog=CAT,
                     selector=OverlapSelector().fit(CAT), backend=backend)
     assert out.status == "completed" and out.plan.steps == [] and out.plan.meta["answered_directly"]
     assert [t["step_id"] for t in out.timing] == [None] and out.timing[0]["should_call_tool"] is False
     assert backend.calls == [] and not any(isinstance(e, StageEvent) and e.stage == "planning" for e in events)
     assert store.get_run(out.run_id)["status"] == "completed"
     assert next(e for e in events if isinstance(e, FinalPlanEvent)).plan.meta["answered_directly"]
-    for req in (PlanRequest(chat, timing="rule", answer_directly=False),
-                PlanRequest(chat, timing="rule", constraints=PlanConstraints(must_use=["send_email"]))):
+    for req in (PlanRequest(chat, timing="rule"),  # the default plans every goal
+                PlanRequest(chat, timing="rule", answer_directly=True, constraints=PlanConstraints(must_use=["send_email"]))):
         forced = plan_goal(req, store, None, catalog=CAT, selector=OverlapSelector().fit(CAT),
                            backend=ScriptedBackend([SUBGOALS, STEPS]))
         assert forced.plan.steps and "answered_directly" not in forced.plan.meta
     # a goal that needs a tool is planned, and the goal's decision is not taken twice
-    out2, _, _ = _run(tmp_path / "b")
+    out2, _, _ = _run(tmp_path / "b", answer_directly=True)
     assert out2.plan.steps and [t["step_id"] for t in out2.timing].count(None) == 1

@@ -168,7 +168,7 @@ async def test_wide_level_wraps_and_pending_draft_renders() -> None:
 @pytest.mark.asyncio
 async def test_a_goal_answered_directly_says_so_where_the_plan_would_be(tmp_path: Path) -> None:
     backend = ScriptedBackend()
-    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule"),
+    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule", answer_directly=True),
                   catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
     async with app.run_test(size=(140, 45)) as pilot:
         screen = app.screen
@@ -190,3 +190,14 @@ async def test_a_goal_answered_directly_says_so_where_the_plan_would_be(tmp_path
         assert dag.steps and dag.notice is None and backend.calls
     runs = RunStore(tmp_path / "runs.db").list_runs(kind="plan")
     assert len(runs) == 2 and {r["status"] for r in runs} == {"completed"}
+
+
+def test_answer_directly_is_a_boolean_config_key() -> None:
+    from core.errors import ConfigError
+    from sage_tui.config import parse_config
+
+    assert parse_config({"general": {"answer_directly": True}}).answer_directly is True
+    assert parse_config({}).answer_directly is False
+    with pytest.raises(ConfigError, match="general.answer_directly") as e:
+        parse_config({"general": {"answer_directly": "yes"}})
+    assert "boolean" in str(e.value)

@@ -1,8 +1,9 @@
 """One plan session: the single way a goal is planned, for the CLI and the TUI alike.
 
 `plan_goal(request, store, on_event)` selects candidates once (constraints applied, so the candidates
-shown are exactly the ones the planner uses), builds the backend through `core.llm.factory`, plans,
-decides timing, and stores one `plan` run with one status rule: `completed`, or `failed` when
+shown are exactly the ones the planner uses), builds the backend through `core.llm.factory`, decides
+timing for the goal (with `answer_directly`, an "answer directly" goal gets the empty plan of `direct_answer_plan`
+unless `must_use` names tools), plans, decides timing for each step, and stores one `plan` run with one status rule: `completed`, or `failed` when
 constraint violations remain after repair or when planning raised (an engine crash included; the error is
 stored), or `interrupted` on cancel. Events go to `on_event` as they happen (core/planning/events.py).
 """
@@ -52,9 +53,10 @@ class PlanRequest:
     constraints: PlanConstraints = field(default_factory=PlanConstraints)
     config: PlannerConfig = field(default_factory=PlannerConfig)
     timing: str = "hybrid"
-    # when the goal-level timing decision is "answer directly" (and no tool is required by must_use), no plan is
-    # drawn: the plan is empty and says why (plan.meta["answered_directly"]); False plans every goal
-    answer_directly: bool = True
+    # True: when the goal-level timing decision is "answer directly" (and must_use requires no tool), no plan is
+    # drawn: the plan is empty and says why (plan.meta["answered_directly"]). Off by default: on the hand-written
+    # test goals the hybrid decider said "answer directly" to 37 of 189 goals that need a tool (docs/PLANNING.md)
+    answer_directly: bool = False
     tags: Sequence[str] = ()
     endpoint_name: str | None = None  # how the user picked the endpoint (a `[[endpoints]]` name), stored as such
 

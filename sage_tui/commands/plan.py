@@ -37,8 +37,9 @@ def plan_cmd(
                                                       "grounded planner, keyword for the others).")] = None,
     timing: Annotated[str, typer.Option(help="Timing decisions for the goal and each step: none | rule | llm | "
                                              "hybrid.")] = "hybrid",
-    always_plan: Annotated[bool, typer.Option("--always-plan", help="Plan even when the goal's timing decision is "
-                                                                     "'answer directly' (default: no plan then).")] = False,
+    answer_directly: Annotated[bool, typer.Option("--answer-directly", help="No plan when the goal's timing decision "
+                                                                             "is 'answer directly' (off by default: "
+                                                                             "docs/PLANNING.md).")] = False,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,
     max_steps: Annotated[int, typer.Option(help="Upper bound on plan steps.")] = 8,
     seed: Annotated[int, typer.Option(help="Decoding seed.")] = 0,
@@ -54,7 +55,7 @@ def plan_cmd(
     from core.planning.session import PlanRequest, plan_goal
 
     request = PlanRequest(goal=goal, planner=planner, selector=selector, model=model, lora=lora, endpoint=server,
-                          constraints=parse_constraints(constraints), timing=timing, tags=["cli"], answer_directly=not always_plan,
+                          constraints=parse_constraints(constraints), timing=timing, tags=["cli"], answer_directly=answer_directly,
                           config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed))
     live = err if not json_out and err.is_terminal else None
 
@@ -90,7 +91,7 @@ def _print_plan(plan: Any, run_id: str, timing: list[dict[str, Any]]) -> None:
         parent.add(f"[bold]{s.id}[/] {s.tool_id} {s.arguments}{deps}")
     out.print(tree)
     if plan.meta.get("answered_directly"):
-        out.print(f"no tool needed: answer directly ({plan.meta['answered_directly']}); --always-plan plans anyway",
+        out.print(f"no tool needed: answer directly ({plan.meta['answered_directly']}); without --answer-directly it is planned anyway",
                   highlight=False)
     levels = plan.meta.get("levels") or []
     if levels:

@@ -184,6 +184,7 @@ class PlanScreen(Screen[None]):
             "planner": str(self.query_one("#planner", Select).value),
             "selector": cfg.selector,
             "timing": cfg.timing,
+            "answer_directly": cfg.answer_directly,
         }
 
     @on(Input.Submitted, "#goal")
