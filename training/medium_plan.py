@@ -1,0 +1,40 @@
+"""The medium CPU tier as stages of `train compare` (driven by bench/medium_tier.py): what each stage runs,
+and finding a stage's parent run in the store so an unfinished stage is resumed, not restarted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from training.compare import finished_cells
+
+PRESET = "medium_cpu"
+# one seed for the ablations; each grid leaves out the value the main comparison already has
+STAGES: dict[str, dict[str, Any]] = {
+    "main": {"methods": ["A", "B1", "B2", "B3", "C", "D", "R"], "seeds": 3, "grid": {}},
+    "budget": {"methods": ["B3", "R"], "seeds": 1, "grid": {"budget": [0.1, 0.2, 0.6]}},
+    "hybrid_ratio": {"methods": ["B3"], "seeds": 1, "grid": {"loss_ratio": [0.2, 0.4, 0.8]}},
+    "replay": {"methods": ["C"], "seeds": 1, "grid": {"replay_ratio": [0.1, 0.5, 1.0], "buffer_size": [16, 256]}},
+}
+
+
+def _grid(g: dict[str, Any] | None) -> dict[str, list[float]]:
+    return {k: [float(v) for v in vs] for k, vs in (g or {}).items()}
+
+
+def find_parent(store: Any, stage: dict[str, Any], preset: str = PRESET) -> dict[str, Any] | None:
+    """The newest comparison parent of `preset` with this stage's methods and grid (None: not started)."""
+    hits = [r for r in store.list_runs(kind="train")
+            if not r.get("parent_id") and (c := r.get("config") or {}).get("compare") == preset and "base" in c
+            and list(c.get("methods") or []) == list(stage["methods"]) and _grid(c.get("grid")) == _grid(stage["grid"])]
+    return max(hits, key=lambda r: (r.get("started") or "", r["id"])) if hits else None
+
+
+def cells_status(store: Any, parent: dict[str, Any] | None) -> tuple[int, int, float]:
+    """(cells done, cells planned, wall seconds the done cells took) of a stage's parent run."""
+    if parent is None:
+        return 0, 0, 0.0
+    done = finished_cells(store, parent["id"])
+    secs = sum((datetime.fromisoformat(r["ended"]) - datetime.fromisoformat(r["started"])).total_seconds()
+               for r in done.values() if r.get("started") and r.get("ended"))
+    return len(done), len((parent.get("config") or {}).get("cells") or []), secs
