@@ -182,8 +182,8 @@ def test_doctor_passes_here_and_fails_with_a_hint_when_the_engine_dies(tmp_path:
 @pytest.mark.asyncio
 async def test_tui_survives_a_killed_engine_and_stores_the_run_failed(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from textual.widgets import Input, Static
-    from tui_seed import write_catalog
+    from textual.widgets import Static
+    from tui_seed import submit_goal, write_catalog
 
     from core.llm.factory import clear_cache
     from core.store import RunStore
@@ -197,12 +197,7 @@ async def test_tui_survives_a_killed_engine_and_stores_the_run_failed(tmp_path: 
                   catalog_path=write_catalog(tmp_path / "tools.jsonl"), mode="plan")
     try:
         async with app.run_test(size=(140, 45)) as pilot:
-            screen = app.screen
-            screen.query_one("#goal", Input).value = "find flights to Lisbon and add the trip to my calendar"
-            await pilot.press("enter")
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.2)
+            screen = await submit_goal(app, pilot, "find flights to Lisbon and add the trip to my calendar")
             assert "engine crashed (SIGSEGV)" in screen.sub_title
             from sage_tui.widgets.dag import DagView
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Input, Log
-from tui_seed import write_catalog
+from tui_seed import submit_goal, write_catalog
 
 from core.llm.base import Completion
 from core.store import RunStore
@@ -69,13 +69,8 @@ async def test_goal_gives_candidates_dag_and_timing(tmp_path: Path) -> None:
     app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="hybrid", planner="hierarchical"),
                   catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
     async with app.run_test(size=(140, 45)) as pilot:
-        screen = app.screen
-        assert isinstance(screen, PlanScreen)
-        screen.query_one("#goal", Input).value = GOAL
-        await pilot.press("enter")
-        await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        assert isinstance(app.screen, PlanScreen)
+        screen = await submit_goal(app, pilot, GOAL)
         cands = screen.query_one("#cand-table", DataTable)
         tools = [cands.get_row_at(i)[1] for i in range(cands.row_count)]
         assert "flight_search" in tools and cands.get_row_at(0)[0] == "1"
@@ -171,22 +166,14 @@ async def test_a_goal_answered_directly_says_so_where_the_plan_would_be(tmp_path
     app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule", answer_directly=True),
                   catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
     async with app.run_test(size=(140, 45)) as pilot:
-        screen = app.screen
-        screen.query_one("#goal", Input).value = "thanks, that was really helpful"
-        await pilot.press("enter")
-        await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        screen = await submit_goal(app, pilot, "thanks, that was really helpful")
         dag = screen.query_one(DagView)
         assert dag.steps == [] and "No tool needed" in str(dag.notice)
         assert "no tool needed" in screen.sub_title and backend.calls == []
         timing = screen.query_one("#timing-table", DataTable)
         assert timing.row_count == 1 and str(timing.get_row_at(0)[1]) == "answer"
         assert "ctrl+t plans it anyway" in str(dag.notice)
-        await pilot.press("ctrl+t")  # plan it anyway
-        await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        await submit_goal(app, pilot, "thanks, that was really helpful", key="ctrl+t")  # plan it anyway
         assert dag.steps and dag.notice is None and backend.calls
     runs = RunStore(tmp_path / "runs.db").list_runs(kind="plan")
     assert len(runs) == 2 and {r["status"] for r in runs} == {"completed"}

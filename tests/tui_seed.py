@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from core.store import RunStore
 
@@ -58,3 +59,16 @@ def seed_store(path: Path) -> RunStore:
         _fix_times(store, rid, f"2025-01-0{i + 5}T09:00:00.000+00:00", f"2025-01-0{i + 5}T09:30:00.000+00:00")
     store.db.conn.execute("UPDATE events SET time = '2025-01-05T09:20:00.000+00:00'")
     return store
+
+
+async def submit_goal(app: Any, pilot: Any, goal: str, key: str = "enter") -> Any:
+    """Type `goal` on the plan screen, press `key` and wait for the planning worker; returns the screen."""
+    from textual.widgets import Input
+
+    screen = app.screen
+    screen.query_one("#goal", Input).value = goal
+    await pilot.press(key)
+    await pilot.pause(0.2)
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+    return screen
