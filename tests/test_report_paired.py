@@ -50,6 +50,8 @@ def compare_run(store: RunStore, parent: str, method: str, seed: int) -> str:
         v = nll(method, seed, i)
         rows.append({"sample_id": f"tp-{i}#scored", "ok": False, "task": "task_planning_scored",
                      "metrics": {"plan_token_acc": 0.95 - v / 10, "plan_nll": v}})
+        rows.append({"sample_id": f"tp-{i}", "ok": False, "task": "task_planning",  # a generated plan
+                     "metrics": {"node_f1": 1.0 - v / 2, "executability": 1.0, "edge_f1": 0.5, "exact_match": 0.0}})
     store.add_sample_results(rid, rows)
     per = {s.key: [x for r in rows if r["task"] == s.task and (x := sample_value(s, r)) is not None] for s in PAIRED_METRICS}
     per = {k: v for k, v in per.items() if v}
@@ -155,7 +157,7 @@ def test_sample_efficiency_every_method_three_panels(store: RunStore, tmp_path: 
     png = (tmp_path / "r" / "figures" / "sample_efficiency.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 20000
     fig = json.loads((tmp_path / "r" / "runs.json").read_text())["figures"]["sample_efficiency"]["data"]
-    assert set(fig["metrics"]) == {"acc@1", "plan_nll", "plan_token_acc"}
+    assert set(fig["metrics"]) == {"acc@1", "node_f1", "plan_nll"}
     assert fig["caption"] == "error bars: 95 % CI over evaluation samples (one seed)"
     series = {s["label"]: s for s in fig["metrics"]["plan_nll"]}
     assert list(series) == ["A", "B1", "R", "C", "D"]

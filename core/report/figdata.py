@@ -16,7 +16,7 @@ from core.store import RunStore
 CHUNK_PREFIX = "chunk_acc/"
 EFFICIENCY_METHODS = ("A", "B1", "B2", "B3", "R", "C", "D")  # R: random-coreset control; C, D: continual regime
 CONTINUAL_METHODS = ("C", "D")
-EFFICIENCY_METRICS = ("acc@1", "plan_nll", "plan_token_acc")
+EFFICIENCY_METRICS = ("acc@1", "node_f1", "plan_nll")  # node F1: generated plans (primary); NLL: teacher-forced
 STREAM_METHODS = ("A", "C", "D")
 
 

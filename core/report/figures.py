@@ -18,8 +18,8 @@ SHORT_LABELS = {
 # metric -> (panel title, y label, is a rate in [0, 1])
 EFFICIENCY_PANELS = {
     "acc@1": ("Tool selection", "acc@1 (higher is better)", True),
+    "node_f1": ("Planning (generated plans)", "node F1 (higher is better)", True),
     "plan_nll": ("Planning likelihood", "gold-plan NLL per token (lower is better)", False),
-    "plan_token_acc": ("Planning tokens", "gold-plan token accuracy (higher is better)", True),
 }
 ERROR_TEXT = {
     "std": "std over seeds",
