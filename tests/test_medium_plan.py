@@ -42,7 +42,7 @@ def test_stages_are_found_by_preset_methods_and_grid(store: RunStore) -> None:
 
 def test_every_stage_leaves_out_what_the_main_comparison_has() -> None:
     """The ablation grids add points to the curves; the main comparison's own values (budget 0.4, loss ratio 0.6,
-    replay 0.3 / 64, read from the medium preset) are not trained twice."""
+    replay 0.3 / 128, read from the medium preset) are not trained twice."""
     from training.config import load_config
 
     base = load_config(PRESET)
