@@ -196,7 +196,9 @@ class PlanScreen(Screen[None]):
         self.action_plan(always=True)
 
     def action_plan(self, always: bool = False) -> None:
-        req = {**self.plan_request(), "always_plan": always}
+        req = self.plan_request()
+        if always:
+            req["answer_directly"] = False
         if not req["goal"]:
             self.notify("type a goal first", severity="warning")
             self.query_one("#goal", Input).focus()

@@ -155,7 +155,7 @@ def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer) -> 
     request = PlanRequest(goal=req["goal"], planner=req["planner"], selector=req.get("selector"),
                           model=req.get("model"), lora=req.get("lora"), endpoint=endpoint_spec(app, req.get("endpoint")),
                           constraints=constraints, config=PlannerConfig(), timing=req.get("timing") or "hybrid",
-                          tags=["tui"], endpoint_name=req.get("endpoint"), answer_directly=bool(req.get("answer_directly")) and not req.get("always_plan"))
+                          tags=["tui"], endpoint_name=req.get("endpoint"), answer_directly=bool(req.get("answer_directly")))
     injected = getattr(app, "llm_backend", None)
 
     def on_event(e: Any) -> None:
