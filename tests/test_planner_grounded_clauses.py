@@ -161,3 +161,30 @@ def test_today_reaches_the_arguments_prompt_and_argument_values_are_scored_given
     pred = [PlanStep(1, "get_weather", {"city": " rome "}, []), PlanStep(2, "send_email", {"to": "Ana"}, [1])]
     assert argument_accuracy(pred, gold) == (1, 3)  # city matches; "to" differs, "body" is missing
     assert argument_accuracy(pred[:1], gold) == (1, 1)  # the missing tool's values are not counted here
+
+
+def test_action_query_drops_conditions_and_spells_out_a_channel_verb() -> None:
+    from core.planning.clauses import action_query
+
+    assert action_query("email ana@example.com if it will rain") == "send an email to ana@example.com"
+    assert action_query("if it rains email my manager that I will work from home") == \
+        "send an email to my manager that I will work from home"
+    assert action_query("If so, book it") == "book it"
+    assert action_query("DM it to her") == "send it as a direct message to her"
+    assert action_query("Text Tom that I'm late") == "send a text message to Tom that I'm late"
+    assert action_query("ping me if it ever falls below 200") == "ping me if it ever falls below 200"  # an alert
+    assert action_query("check the weather in Lisbon tomorrow") == "check the weather in Lisbon tomorrow"
+
+
+def test_a_conditional_clause_is_retrieved_on_its_action_not_its_condition() -> None:
+    from core.planning.base import PlannerConfig
+
+    goal = "get the weather forecast for Rome, then email Ana if the weather forecast says rain"
+    tools = {}
+    for q in ("raw", "action"):
+        p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=object(),
+                         config=PlannerConfig(goal_weight=0.0, clause_query=q))
+        plan = p.plan(goal)
+        tools[q] = [s.tool_id for s in plan.steps]
+    assert plan.subgoals[-1].description == "email Ana if the weather forecast says rain"  # shown as written
+    assert tools == {"raw": ["get_weather"], "action": ["get_weather", "send_email"]}

@@ -56,6 +56,9 @@ class PlannerConfig:
     min_score: float = 0.0
     # grounded: a "Today: ..." line in the arguments prompt (e.g. "Wednesday 2025-10-15"); None: no line
     today: str | None = None
+    # grounded: what a clause is retrieved on: "raw" (its words) or "action" (`core.planning.clauses.action_query`:
+    # a trailing condition dropped, "email X" read as "send an email to X")
+    clause_query: str = "action"
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:
@@ -66,6 +69,8 @@ class PlannerConfig:
             raise UsageError(f"subgoal_retrieval must be >= 1, got {self.subgoal_retrieval}")
         if self.deps not in ("dataflow", "model"):
             raise UsageError(f"unknown deps mode {self.deps!r}; expected 'dataflow' or 'model'")
+        if self.clause_query not in ("raw", "action"):
+            raise UsageError(f"unknown clause_query {self.clause_query!r}; expected 'raw' or 'action'")
         if self.choose_k is not None and self.choose_k < 2:
             raise UsageError(f"choose_k must be >= 2 (a choice), got {self.choose_k}")
 

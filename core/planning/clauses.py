@@ -42,3 +42,40 @@ def intent_clauses(goal: str, limit: int) -> list[str]:
     if len(merged) > limit:
         merged = [*merged[: limit - 1], " ".join(merged[limit - 1:])]
     return merged or [goal]
+
+
+# a condition that only says when to act ("... if it rains", "... in case the build fails"): dropped from the
+# retrieval text so the condition's nouns do not pull the clause onto a tool for them (a weather tool for
+# "email ana if it will rain")
+_TRAILING_CONDITION = re.compile(r"\s*,?\s+\b(?:if|unless|in case|provided that|as long as|once|whenever)\b\s+"
+                                 r"(?:it|there|the|that|they|he|she|we|i|you)\b.*$", re.I)
+# the same at the start of a clause: "if it rains, email my manager" / "if it rains email my manager"
+_LEADING_CONDITION = re.compile(
+    r"^(?:if|unless|in case|once|whenever)\s+(?:[^,]{1,60},\s*|(?:so|not)\s+|(?:it|it's|that|this)\b"
+    r"(?:\s+(?:will|is|does|doesn't|isn't|gets)\b)?(?:\s+be\b)?\s+\w+\s+)", re.I)
+# a channel named as the verb: "email ana@x.com", "text Tom", "DM it to her"; "ping me if ..." is an alert, not a
+# message, and stays as written
+_CHANNEL_NOUN = {"email": "an email", "e-mail": "an email", "mail": "an email", "text": "a text message",
+                 "sms": "a text message", "dm": "a direct message", "message": "a message", "msg": "a message",
+                 "ping": "a message"}
+_LEADING_VERB = re.compile(r"^(?P<verb>e-mail|email|mail|text|sms|dm|message|msg|ping)\s+(?P<obj>\S+)", re.I)
+_SELF = frozenset({"me", "us", "myself"})
+_THING = frozenset({"it", "them", "this", "that", "these", "those"})
+
+
+def action_query(clause: str) -> str:
+    """The clause as an action to retrieve a tool for: a trailing condition dropped ("email ana@x.com if it will
+    rain" -> "email ana@x.com"), a leading one too ("if it rains email my manager" -> "email my manager"), and a
+    channel used as the verb spelled out ("email ana@x.com" -> "send an email to ana@x.com"). A request to be
+    told ("ping me if it falls below 200") is an alert and stays as written. The clause itself (the sub-goal
+    shown and given to the model) is unchanged."""
+    m = _LEADING_VERB.match(clause.strip())
+    if m and m.group("obj").lower() in _SELF:
+        return clause
+    text = _TRAILING_CONDITION.sub("", clause).strip() or clause
+    text = _LEADING_CONDITION.sub("", text).strip() or text
+    m = _LEADING_VERB.match(text)
+    if m:
+        noun, obj, rest = _CHANNEL_NOUN[m.group("verb").lower()], m.group("obj"), text[m.end():]
+        text = f"send {obj} as {noun}{rest}" if obj.lower() in _THING else f"send {noun} to {obj}{rest}"
+    return text

@@ -6,7 +6,9 @@ own sub-goals leave intents without steps. So here:
 
 1. the goal is split into action clauses by rules (`intent_clauses`: sentence and clause boundaries, a
    clause with fewer than two content words joins the next one);
-2. each clause gets the selector's best tool over the whole catalog (or the caller's candidate pool), each
+2. each clause gets the selector's best tool over the whole catalog (or the caller's candidate pool), retrieved
+   on the clause's action (`action_query`: a condition such as "if it rains" dropped, "email X" read as "send an
+   email to X"; `clause_query="raw"` retrieves on the words as written), each
    tool's clause score plus `goal_weight` x its score for the whole goal (a clause like "switch it on in
    staging" after "create a feature flag" leans on the goal's topic); a tool already used by an earlier clause
    gives way to the clause's next one or, failing that, is dropped. With `choose_k`, the model picks among the clause's top k instead
@@ -27,7 +29,7 @@ from core.catalog import Tool
 from core.llm.base import TokenCallback
 from core.llm.prompts import steps_all_prompt, tagged_steps_schema
 from core.planning.base import BasePlanner
-from core.planning.clauses import intent_clauses
+from core.planning.clauses import action_query, intent_clauses
 from core.planning.constraints import PlanConstraints
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
 
@@ -69,7 +71,8 @@ class GroundedPlanner(BasePlanner):
         weighted = self.config.goal_weight > 0 and clauses != [goal]
         goal_scores = {s.tool_id: s.score for s in self.selector.select(goal, top_k=50, candidates=pool)} \
             if weighted else {}
-        ranked_all = [[s for s in self._ranked(text, goal_scores, max(3, k or 0), pool)
+        query = action_query if self.config.clause_query == "action" else str
+        ranked_all = [[s for s in self._ranked(query(text), goal_scores, max(3, k or 0), pool)
                        if s.tool_id not in c.must_not_use] for text in clauses]
         models = self._model_picks(goal, clauses, ranked_all, k, plan) if k else None
         for i, (text, ranked) in enumerate(zip(clauses, ranked_all, strict=True)):
