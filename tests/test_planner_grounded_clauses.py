@@ -174,6 +174,8 @@ def test_action_query_drops_conditions_and_spells_out_a_channel_verb() -> None:
     assert action_query("Text Tom that I'm late") == "send a text message to Tom that I'm late"
     assert action_query("ping me if it ever falls below 200") == "ping me if it ever falls below 200"  # an alert
     assert action_query("check the weather in Lisbon tomorrow") == "check the weather in Lisbon tomorrow"
+    assert action_query("check if the product is available") == "check if the product is available"  # a question
+    assert action_query("Email - jo@x.com") == "Email - jo@x.com"
 
 
 def test_a_conditional_clause_is_retrieved_on_its_action_not_its_condition() -> None:

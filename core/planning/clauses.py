@@ -47,18 +47,20 @@ def intent_clauses(goal: str, limit: int) -> list[str]:
 # a condition that only says when to act ("... if it rains", "... in case the build fails"): dropped from the
 # retrieval text so the condition's nouns do not pull the clause onto a tool for them (a weather tool for
 # "email ana if it will rain")
-_TRAILING_CONDITION = re.compile(r"\s*,?\s+\b(?:if|unless|in case|provided that|as long as|once|whenever)\b\s+"
-                                 r"(?:it|there|the|that|they|he|she|we|i|you)\b.*$", re.I)
+_TRAILING_CONDITION = re.compile(r"\s*,?\s+\b(?:if|unless|in case)\s+(?:it|it's|there|the|that|they|he|she|we|i|you)\b"
+                                 r"(?:\W+[\w'@.]+){0,8}\W*$", re.I)
+# "check if it is available" asks a question; the "if" there is not a condition
+_ASKS = frozenset("check see ask know verify confirm wonder sure find out tell whether".split())
 # the same at the start of a clause: "if it rains, email my manager" / "if it rains email my manager"
 _LEADING_CONDITION = re.compile(
-    r"^(?:if|unless|in case|once|whenever)\s+(?:[^,]{1,60},\s*|(?:so|not)\s+|(?:it|it's|that|this)\b"
+    r"^(?:if|unless|in case)\s+(?:[^,]{1,60},\s*|(?:so|not)\s+|(?:it|it's|that|this)\b"
     r"(?:\s+(?:will|is|does|doesn't|isn't|gets)\b)?(?:\s+be\b)?\s+\w+\s+)", re.I)
 # a channel named as the verb: "email ana@x.com", "text Tom", "DM it to her"; "ping me if ..." is an alert, not a
 # message, and stays as written
 _CHANNEL_NOUN = {"email": "an email", "e-mail": "an email", "mail": "an email", "text": "a text message",
                  "sms": "a text message", "dm": "a direct message", "message": "a message", "msg": "a message",
                  "ping": "a message"}
-_LEADING_VERB = re.compile(r"^(?P<verb>e-mail|email|mail|text|sms|dm|message|msg|ping)\s+(?P<obj>\S+)", re.I)
+_LEADING_VERB = re.compile(r"^(?P<verb>e-mail|email|mail|text|sms|dm|message|msg|ping)\s+(?P<obj>[\w@+][^\s]*)", re.I)
 _SELF = frozenset({"me", "us", "myself"})
 _THING = frozenset({"it", "them", "this", "that", "these", "those"})
 
@@ -72,7 +74,10 @@ def action_query(clause: str) -> str:
     m = _LEADING_VERB.match(clause.strip())
     if m and m.group("obj").lower() in _SELF:
         return clause
-    text = _TRAILING_CONDITION.sub("", clause).strip() or clause
+    text = clause
+    m = _TRAILING_CONDITION.search(clause)
+    if m and not (set(re.findall(r"[a-z]+", clause[: m.start()].lower())[-1:]) & _ASKS):
+        text = clause[: m.start()].strip() or clause
     text = _LEADING_CONDITION.sub("", text).strip() or text
     m = _LEADING_VERB.match(text)
     if m:
