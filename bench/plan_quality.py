@@ -33,15 +33,6 @@ METRICS = ("node_f1", "edge_f1", "executability", "exact_match", "step_validity"
 ALT_METRICS = ("node_f1_alt", "exact_match_alt")
 
 
-def in_subset(sample_id: str, subset: str) -> bool:
-    """dev: hand-written ids whose number is divisible by 5; test: the others; all: every sample."""
-    if subset == "all":
-        return True
-    digits = "".join(ch for ch in sample_id.split("-")[-1] if ch.isdigit())
-    dev = bool(digits) and int(digits) % 5 == 0
-    return dev if subset == "dev" else not dev
-
-
 def parse_arm(spec: str) -> tuple[str, dict[str, str]]:
     name, *opts = spec.split("~")
     return name, dict(o.split("=", 1) for o in opts)
@@ -69,7 +60,7 @@ def main() -> None:
 
     from core.catalog import load_catalog
     from core.datasets import default_dataset_path, load_dataset
-    from core.handwritten import gold_with_alternatives
+    from core.handwritten import gold_with_alternatives, in_subset
     from core.llm.factory import make_backend
     from core.metrics.planning import argument_accuracy, gold_steps, plan_metrics
     from core.metrics.stats import mean_ci, paired_diff, wilson

@@ -116,6 +116,7 @@ class Dataset:
     samples: list[dict[str, Any]]
     sha256: str
     tasks: Counter[str] = field(default_factory=Counter)
+    split: str | None = None  # the split name stored with metrics (None: the file's folder name)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -174,13 +175,14 @@ def check_against_catalog(ds: Dataset, catalog: Catalog) -> None:
                 raise DataError(f"unknown tool id {tid!r}", path=ds.path, line=i + 1, field=fld)
 
 
-SPLITS = ("train", "test", "test_extended", "validation", "handwritten")
+SPLITS = ("train", "test", "test_extended", "validation", "handwritten", "handwritten-dev", "handwritten-test")
+HANDWRITTEN_SUBSETS = {"handwritten-dev": "dev", "handwritten-test": "test"}
 
 
 def default_dataset_path(task: str, split: str = "test_extended") -> Path:
     """Bundled dataset file for a task and split (`train` is the mixed dialog file; `handwritten` is the
     hand-written planning set, core/handwritten.py, which load_dataset converts to the task)."""
-    if split == "handwritten":
+    if split == "handwritten" or split in HANDWRITTEN_SUBSETS:
         from core.handwritten import CONVERSIONS, handwritten_path
 
         if task not in CONVERSIONS:
@@ -192,6 +194,23 @@ def default_dataset_path(task: str, split: str = "test_extended") -> Path:
     if not p.exists():
         raise NotFoundError(f"no bundled {split} split for task {task!r} ({p})")
     return p
+
+
+def load_split(task: str, split: str = "test_extended") -> Dataset:
+    """A bundled split of one task type. `handwritten-dev` / `handwritten-test` are the hand-written set's design
+    and report subsets (`core.handwritten.in_subset`): the same file, a subset of its samples, and a dataset hash
+    of its own (the file's hash with the subset name), so stored runs of the two never mix."""
+    import hashlib
+
+    subset = HANDWRITTEN_SUBSETS.get(split)
+    if subset is None:
+        return load_dataset(default_dataset_path(task, split), task=task)
+    from core.handwritten import in_subset
+
+    ds = load_dataset(default_dataset_path(task, "handwritten"), task=task)
+    samples = [s for s in ds.samples if in_subset(s["id"], subset)]
+    sha = hashlib.sha256(f"{ds.sha256}|subset={subset}".encode()).hexdigest()
+    return Dataset(path=ds.path, samples=samples, sha256=sha, tasks=Counter(s["task"] for s in samples), split=split)
 
 
 def bundled_files() -> list[Path]:

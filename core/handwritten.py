@@ -269,6 +269,16 @@ def to_samples(items: Iterable[dict[str, Any]], task: str = "task_planning") -> 
     return out
 
 
+def in_subset(sample_id: str, subset: str) -> bool:
+    """The set's fixed split by id: `dev` = ids whose number is divisible by 5 (used to choose between pipeline
+    variants), `test` = the others (reported, never used for a choice), `all` = every sample."""
+    if subset == "all":
+        return True
+    digits = "".join(ch for ch in sample_id.split("-")[-1] if ch.isdigit())
+    dev = bool(digits) and int(digits) % 5 == 0
+    return dev if subset == "dev" else not dev
+
+
 def is_handwritten_file(path: str | Path) -> bool:
     """True when the file's first non-blank line looks like a hand-written item (a `goal`, no `task`)."""
     try:

@@ -289,3 +289,32 @@ def test_alternative_aware_gold(items) -> None:
     assert [s["tool_id"] for s in swapped] == pred
     assert gold_with_alternatives(sample, [s["tool_id"] for s in gold]) == gold  # the gold tool itself stays
     assert gold_with_alternatives(sample, ["web_search"]) == gold
+
+
+def test_dev_and_test_subsets_split_the_set_by_id_and_hash_apart(items) -> None:
+    from core.datasets import load_split
+    from core.handwritten import in_subset
+
+    whole = load_split("task_planning", "handwritten")
+    dev, test = load_split("task_planning", "handwritten-dev"), load_split("task_planning", "handwritten-test")
+    assert len(dev) + len(test) == len(whole) and len(dev) and len(test)
+    assert all(int(s["id"].split("-")[1]) % 5 == 0 for s in dev.samples)
+    assert not {s["id"] for s in dev.samples} & {s["id"] for s in test.samples}
+    assert len({whole.sha256, dev.sha256, test.sha256}) == 3  # stored runs of the subsets never mix
+    assert (dev.split, test.split, whole.split) == ("handwritten-dev", "handwritten-test", None)
+    assert in_subset("hw-010", "dev") and in_subset("hw-011", "test") and in_subset("hw-011", "all")
+
+
+def test_planning_evaluators_use_each_planner_s_default_selector_unless_one_is_named(catalog, monkeypatch) -> None:
+    """`sage-tui eval --planner grounded` must score the planner as the plan screen runs it (grounded retrieves
+    with two_stage by default); a named --selector feeds every planner."""
+    from core.evaluation.planning import build_evaluators
+    from core.planning.greedy import GreedyPlanner
+
+    (ev,) = build_evaluators(catalog, {"planners": ["greedy"]})
+    assert ev.config["selector"]["name"] == "keyword"
+    monkeypatch.setattr(GreedyPlanner, "default_selector", "two_stage")
+    (ev,) = build_evaluators(catalog, {"planners": ["greedy"]})
+    assert ev.config["selector"]["name"] == "two_stage"
+    (ev,) = build_evaluators(catalog, {"planners": ["greedy"], "selectors": ["keyword"]})
+    assert ev.config["selector"]["name"] == "keyword"

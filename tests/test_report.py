@@ -329,3 +329,26 @@ def test_cli_report_compare_selects_one_comparison(store: RunStore, db_path: Pat
     empty = store.create_run("train", {"compare": "quick_cpu"}, name="compare-empty")
     res = runner.invoke(app, ["report", "--out", str(tmp_path / "r2"), "--db", str(db_path), "--compare", empty])
     assert res.exit_code == ExitCode.USAGE and "no completed method runs" in res.output
+
+
+def test_planning_ablation_names_the_subset_and_shows_the_sample_ci(tmp_path: Path) -> None:
+    """A real planning eval (greedy, no LLM) on the hand-written report subset: the ablation section is titled by
+    the subset and a single run's cells carry the 95 % CI over its goals."""
+    from core.catalog import load_catalog
+    from core.datasets import load_split
+    from core.evaluation.planning import build_evaluators
+    from core.evaluation.runner import run_evaluation
+    from core.metrics.stats import mean_ci
+
+    store = RunStore(tmp_path / "runs.db")
+    cat = load_catalog()
+    ds = load_split("task_planning", "handwritten-test")
+    (ev,) = build_evaluators(cat, {"planners": ["greedy"]})
+    res = run_evaluation(ev, ds, store, catalog_hash=cat.hash, limit=30)
+    build_report(store, tmp_path / "r")
+    md = (tmp_path / "r" / "ablation.md").read_text()
+    assert "## Planner variants on task_planning (handwritten-test, 30 samples, limit 30)" in md
+    f1 = [r["metrics"]["node_f1"] for r in store.sample_results(res.run_id)]
+    mean, half = mean_ci(f1)
+    assert half > 0
+    assert _md_row(md, "greedy [keyword]")[5].strip("*") == f"{mean:.3f} ± {half:.3f}"

@@ -44,10 +44,19 @@ class PlanningEvaluator:
 
 
 def build_evaluators(catalog: Catalog, options: dict[str, Any]) -> list[PlanningEvaluator]:
-    """Options: planners (list|None), model, lora, seed, selectors (first one is used), top_k."""
+    """Options: planners (list|None), model, lora, seed, selectors (the first one feeds every planner; none named:
+    each planner's own default, as the plan screen and `sage-tui plan` use it), top_k."""
+    from core.planning.registry import PLANNERS
+
     names = options.get("planners") or DEFAULT_PLANNERS
-    sel_names = options.get("selectors") or [None]
-    selector = make_selector(catalog, sel_names[0])
+    named = (options.get("selectors") or [None])[0]
+    fitted: dict[str | None, Any] = {}
+
+    def selector_for(planner: str) -> Any:
+        key = named or getattr(PLANNERS.get(planner), "default_selector", None)
+        if key not in fitted:
+            fitted[key] = make_selector(catalog, key)
+        return fitted[key]
     cfg = PlannerConfig(seed=int(options.get("seed") or 0))
     backend, model_name = None, None
     if any(n != "greedy" for n in names):
@@ -55,5 +64,5 @@ def build_evaluators(catalog: Catalog, options: dict[str, Any]) -> list[Planning
 
         backend = make_backend(options.get("model"), options.get("lora"), purpose="plan")
         model_name = backend.model.name + ("+lora" if options.get("lora") else "")
-    return [PlanningEvaluator(make_planner(n, catalog, selector=selector, backend=backend, config=cfg), catalog,
+    return [PlanningEvaluator(make_planner(n, catalog, selector=selector_for(n), backend=backend, config=cfg), catalog,
                               model_name) for n in names]

@@ -97,6 +97,8 @@ def run_evaluation(
     if limit is not None:
         samples = samples[:limit]
     run_config = {**evaluator.config, "task": evaluator.task, "dataset": dataset.path, "limit": limit}
+    if dataset.split:  # a named subset of the file (handwritten-test): shown, and part of the identity
+        run_config["split"] = dataset.split
     chash = config_hash({**run_config, "dataset_hash": dataset.sha256, "catalog_hash": catalog_hash})
     run_id: str | None = None
     done: set[str] = set()
@@ -158,7 +160,7 @@ def run_evaluation(
     if lat:
         metrics.setdefault("latency_p50_ms", lat[len(lat) // 2])
         metrics.setdefault("latency_p95_ms", lat[min(len(lat) - 1, int(len(lat) * 0.95))])
-    store.log_metrics(run_id, metrics, split=dataset.path.rsplit("/", 2)[-2] if "/" in dataset.path else None)
+    store.log_metrics(run_id, metrics, split=dataset.split or (dataset.path.rsplit("/", 2)[-2] if "/" in dataset.path else None))
     store.update_run(run_id, config=run_config)
     store.finish_run(run_id, "completed")
     return EvalRun(run_id=run_id, task=evaluator.task, config=run_config, n=len(results), metrics=metrics, resumed_from=resumed_from)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.report.select import child_evals, coreset_of, seed_of, variant_of
-from core.report.specs import ABLATION_TASKS, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
+from core.report.specs import ABLATION_TASKS, LATENCY, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
 from core.store import RunStore
 
 CI_PREFIX = "ci95/"
@@ -202,9 +203,26 @@ class AblationSection:
 
 
 def _dataset_label(run: dict[str, Any]) -> str:
-    ds = (run.get("config") or {}).get("dataset") or ""
+    """`folder/file`, or the named subset of the file (`handwritten-test`) when the run evaluated one."""
+    cfg = run.get("config") or {}
+    if cfg.get("split"):
+        return str(cfg["split"])
+    ds = cfg.get("dataset") or ""
     p = Path(ds)
     return f"{p.parent.name}/{p.name}" if ds else "?"
+
+
+def sample_ci95(store: RunStore, run_id: str, names: Sequence[str]) -> dict[str, float]:
+    """95 % CI half-width over a run's evaluation samples of each metric in `names` its rows hold."""
+    from core.metrics.stats import mean_ci
+
+    rows = [r.get("metrics") or {} for r in store.sample_results(run_id)]
+    out = {}
+    for name in names:
+        vals = [float(m[name]) for m in rows if isinstance(m.get(name), int | float)]
+        if len(vals) >= 2:
+            out[name] = mean_ci(vals)[1]
+    return out
 
 
 def ablation_sections(store: RunStore, runs: list[dict[str, Any]]) -> list[AblationSection]:
@@ -222,9 +240,10 @@ def ablation_sections(store: RunStore, runs: list[dict[str, Any]]) -> list[Ablat
             name = variant_of(r)
             row = rows.setdefault(name, Row(key=name, label=name))
             metrics = store.final_metrics(r["id"])
+            ci = sample_ci95(store, r["id"], [sp.name for sp in specs if sp is not LATENCY])
             for spec in specs:
                 if spec.name in metrics:
-                    row.cell(spec.name).add(metrics[spec.name], r["id"], seed_of(r))
+                    row.cell(spec.name).add(metrics[spec.name], r["id"], seed_of(r), ci.get(spec.name))
         n = max(len(store.done_sample_ids(r["id"])) for r in members)
         sections.append(AblationSection(task, component, label, n, limit, sorted(rows.values(), key=lambda x: x.key)))
     task_order = list(ABLATION_TASKS)

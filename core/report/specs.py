@@ -91,6 +91,7 @@ ABLATION_TASKS: dict[str, tuple[str, tuple[MetricSpec, ...]]] = {
             _rate("executability", "Exec.", ""),
             _rate("node_f1", "Node F1", ""),
             _rate("edge_f1", "Edge F1", ""),
+            _rate("exact_match", "Exact", ""),
             LATENCY,
         ),
     ),

@@ -145,7 +145,7 @@ def ablation_tex(sections: Sequence[AblationSection]) -> str:
     for i, s in enumerate(sections):
         specs = ABLATION_TASKS[s.task][1]
         lines += ["", r"\begin{table}[t]", r"\centering", r"\small"]
-        lines.append(rf"\caption{{Ablation: {tex_escape(_section_title(s))}. Mean $\pm$ std over runs; best in bold.}}")
+        lines.append(rf"\caption{{Ablation: {tex_escape(_section_title(s))}. Mean $\pm$ std over runs, or $\pm$ the 95\% CI over samples for a single run; best in bold.}}")
         lines.append(rf"\label{{tab:ablation-{i + 1}}}")
         lines += _tex_tabular(s.component, s.rows, specs, {})
         lines.append(r"\end{table}")
@@ -156,6 +156,8 @@ def ablation_md(sections: Sequence[AblationSection]) -> str:
     lines = ["# Ablations", "", f"_{HEADER}_"]
     if not sections:
         lines += ["", "No evaluation runs were selected."]
+    else:
+        lines += ["", "Mean ± std over runs, or ± the half-width of the 95 % CI over evaluation samples for a single run."]
     for s in sections:
         lines += ["", f"## {_section_title(s)}", ""]
         lines += _md_table(s.component, s.rows, ABLATION_TASKS[s.task][1], {})

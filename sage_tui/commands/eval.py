@@ -54,7 +54,8 @@ def json_progress(label: str, also: Callable[[int, int], None], interval_s: floa
 def eval_cmd(
     task: Annotated[str, typer.Option(help="all | tool_selection | tool_retrieval | task_planning | timing_judgment")] = "tool_selection",
     dataset: Annotated[Path | None, typer.Option(help="Dataset JSONL (default: the bundled extended test split).")] = None,
-    split: Annotated[str, typer.Option(help="Bundled split when --dataset is not given: test, test_extended, validation.")] = "test_extended",
+    split: Annotated[str, typer.Option(help="Bundled split when --dataset is not given: test, test_extended, validation, "
+                                                     "handwritten, handwritten-dev, handwritten-test.")] = "test_extended",
     catalog: CatalogOption = None,
     selector: Annotated[list[str] | None, typer.Option("--selector", help="Selector name; repeat to compare.")] = None,
     planner: Annotated[list[str] | None, typer.Option("--planner", help="hierarchical | flat | greedy; repeatable.")] = None,
@@ -75,7 +76,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate selectors / planners / timing deciders on a dataset and store one run per configuration."""
     from core.catalog import load_catalog
-    from core.datasets import default_dataset_path, load_dataset
+    from core.datasets import load_dataset, load_split
     from core.errors import UsageError
     from core.evaluation.registry import build_evaluators
     from core.evaluation.runner import run_evaluation
@@ -102,7 +103,7 @@ def eval_cmd(
     }
     results = []
     for t in tasks:
-        ds = load_dataset(dataset or default_dataset_path(t, split), task=t)
+        ds = load_dataset(dataset, task=t) if dataset else load_split(t, split)
         evaluators = build_evaluators(t, cat, options)
         for ev in evaluators:
             label = ev.config.get("name") or t
