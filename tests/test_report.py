@@ -352,3 +352,27 @@ def test_planning_ablation_names_the_subset_and_shows_the_sample_ci(tmp_path: Pa
     mean, half = mean_ci(f1)
     assert half > 0
     assert _md_row(md, "greedy [keyword]")[5].strip("*") == f"{mean:.3f} ± {half:.3f}"
+
+
+def test_planning_ablation_paragraph_pairs_the_top_two_on_the_same_goals(tmp_path: Path) -> None:
+    from core.catalog import load_catalog
+    from core.datasets import load_split
+    from core.evaluation.planning import build_evaluators
+    from core.evaluation.runner import run_evaluation
+    from core.metrics.stats import paired_diff
+
+    store = RunStore(tmp_path / "runs.db")
+    cat = load_catalog()
+    ds = load_split("task_planning", "handwritten-test")
+    ids = {}
+    for sel in ("keyword", "two_stage"):
+        (ev,) = build_evaluators(cat, {"planners": ["greedy"], "selectors": [sel]})
+        ids[sel] = run_evaluation(ev, ds, store, catalog_hash=cat.hash, limit=30).run_id
+    build_report(store, tmp_path / "r")
+    md = (tmp_path / "r" / "results.md").read_text()
+    f1 = {k: {r["sample_id"]: r["metrics"]["node_f1"] for r in store.sample_results(v)} for k, v in ids.items()}
+    top, other = sorted(f1, key=lambda k: -sum(f1[k].values()))
+    d = paired_diff([f1[top][i] for i in sorted(f1[top])], [f1[other][i] for i in sorted(f1[top])])
+    assert "Node F1: greedy [" in md  # the planning paragraph leads with node F1
+    assert f"greedy [{top}] minus greedy [{other}], paired over the 30 samples both scored: " in md
+    assert f"{d['better']} better, {d['worse']} worse" in md

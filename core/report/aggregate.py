@@ -196,10 +196,23 @@ class AblationSection:
     n_samples: int
     limit: str
     rows: list[Row]
+    # row key -> metric -> {sample id: value}, for rows backed by exactly one run (paired differences between rows)
+    per_sample: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.task}|{self.dataset}|{self.limit}"
+
+    def paired(self, a: str, b: str, metric: str) -> dict[str, float | int] | None:
+        """Row `a` minus row `b` on `metric` over the samples both scored (normal 95 % CI), or None when either row
+        has no single-run sample values or they share fewer than two samples."""
+        from core.metrics.stats import paired_diff
+
+        va, vb = self.per_sample.get(a, {}).get(metric), self.per_sample.get(b, {}).get(metric)
+        if not va or not vb:
+            return None
+        ids = sorted(set(va) & set(vb))
+        return paired_diff([va[i] for i in ids], [vb[i] for i in ids]) if len(ids) >= 2 else None
 
 
 def _dataset_label(run: dict[str, Any]) -> str:
@@ -212,17 +225,17 @@ def _dataset_label(run: dict[str, Any]) -> str:
     return f"{p.parent.name}/{p.name}" if ds else "?"
 
 
-def sample_ci95(store: RunStore, run_id: str, names: Sequence[str]) -> dict[str, float]:
-    """95 % CI half-width over a run's evaluation samples of each metric in `names` its rows hold."""
+def sample_values(store: RunStore, run_id: str, names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """metric -> {sample id: value} of a run's evaluation samples, for each metric in `names` its rows hold."""
+    rows = [(r["sample_id"], r.get("metrics") or {}) for r in store.sample_results(run_id)]
+    return {name: {sid: float(m[name]) for sid, m in rows if isinstance(m.get(name), int | float)} for name in names}
+
+
+def sample_ci95(values: dict[str, dict[str, float]]) -> dict[str, float]:
+    """95 % CI half-width over the samples of each metric with at least two values."""
     from core.metrics.stats import mean_ci
 
-    rows = [r.get("metrics") or {} for r in store.sample_results(run_id)]
-    out = {}
-    for name in names:
-        vals = [float(m[name]) for m in rows if isinstance(m.get(name), int | float)]
-        if len(vals) >= 2:
-            out[name] = mean_ci(vals)[1]
-    return out
+    return {name: mean_ci(list(v.values()))[1] for name, v in values.items() if len(v) >= 2}
 
 
 def ablation_sections(store: RunStore, runs: list[dict[str, Any]]) -> list[AblationSection]:
@@ -236,16 +249,20 @@ def ablation_sections(store: RunStore, runs: list[dict[str, Any]]) -> list[Ablat
     for (task, _dh, label, limit), members in groups.items():
         component, specs = ABLATION_TASKS[task]
         rows: dict[str, Row] = {}
+        per_sample: dict[str, dict[str, dict[str, float]]] = {}
         for r in sorted(members, key=lambda r: r["id"]):
             name = variant_of(r)
             row = rows.setdefault(name, Row(key=name, label=name))
             metrics = store.final_metrics(r["id"])
-            ci = sample_ci95(store, r["id"], [sp.name for sp in specs if sp is not LATENCY])
+            values = sample_values(store, r["id"], [sp.name for sp in specs if sp is not LATENCY])
+            ci = sample_ci95(values)
+            per_sample[name] = {} if name in per_sample else values  # a row of several runs has no single series
             for spec in specs:
                 if spec.name in metrics:
                     row.cell(spec.name).add(metrics[spec.name], r["id"], seed_of(r), ci.get(spec.name))
         n = max(len(store.done_sample_ids(r["id"])) for r in members)
-        sections.append(AblationSection(task, component, label, n, limit, sorted(rows.values(), key=lambda x: x.key)))
+        sections.append(AblationSection(task, component, label, n, limit, sorted(rows.values(), key=lambda x: x.key),
+                                        per_sample))
     task_order = list(ABLATION_TASKS)
     return sorted(sections, key=lambda s: (task_order.index(s.task), s.dataset, _limit_key(s.limit)))
 

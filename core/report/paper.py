@@ -341,9 +341,15 @@ def _budget_curve(rows: Sequence[Row]) -> str | None:
             "whose ± ranges overlap are not separated by these runs.")
 
 
+# the metric an ablation paragraph leads with (else the section's first column)
+PRIMARY = {"task_planning": "node_f1", "tool_selection": "acc@1", "tool_retrieval": "recall@5",
+           "timing_judgment": "accuracy"}
+
+
 def _ablation_paragraph(sec: AblationSection) -> str:
     specs = ABLATION_TASKS[sec.task][1]
     present = [sp for sp in specs if sp.name != "latency_p50_ms" and any(sp.name in r.cells for r in sec.rows)]
+    present.sort(key=lambda sp: sp.name != PRIMARY.get(sec.task))
     main = present[0] if present else specs[0]
     ranked = sorted((r for r in sec.rows if main.name in r.cells and r.cells[main.name].mean is not None),
                     key=lambda r: r.cells[main.name].mean or 0.0, reverse=main.higher_is_better)
@@ -354,6 +360,14 @@ def _ablation_paragraph(sec: AblationSection) -> str:
     text = (f"**{sec.component} ablation ({sec.task}, {sec.dataset}, {sec.n_samples} samples).** {main.label}: {vals}. ")
     if rest:
         b, r2 = best.cells[main.name], rest[0].cells[main.name]
+        pair = sec.paired(best.key, rest[0].key, main.name)
+        if pair is not None:
+            lo, hi = float(pair["low"]), float(pair["high"])
+            verdict = ("beyond noise" if lo > 0 or hi < 0 else "inside the noise (the 95 % CI spans 0: a null result at "
+                       "this sample size, not evidence of equality)")
+            return text + (f"{best.key} minus {rest[0].key}, paired over the {pair['n']} samples both scored: "
+                           f"{fmt_signed(float(pair['diff']), 3)} [{fmt_signed(lo, 3)}, {fmt_signed(hi, 3)}], "
+                           f"{pair['better']} better, {pair['worse']} worse: {verdict}.")
         gap = abs((b.mean or 0) - (r2.mean or 0))
         spread = max((c.spread[0] for c in (b, r2) if c.spread), default=None)
         if spread is None:
