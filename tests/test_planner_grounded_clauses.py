@@ -190,3 +190,27 @@ def test_a_conditional_clause_is_retrieved_on_its_action_not_its_condition() -> 
         tools[q] = [s.tool_id for s in plan.steps]
     assert plan.subgoals[-1].description == "email Ana if the weather forecast says rain"  # shown as written
     assert tools == {"raw": ["get_weather"], "action": ["get_weather", "send_email"]}
+
+
+def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
+    """`clause_rewrite`: one model call per clause; a tool scores the better of the clause's and the rewrite's
+    score, so a rewrite that names the action finds the tool, and an empty rewrite changes nothing."""
+    from core.planning.base import PlannerConfig
+
+    goal = "Oslo is an oven today"  # shares no word with get_weather
+    answers = [{"command": "get the current weather forecast for a city"}, "not json", "not json"]
+    be = ScriptedBackend([*answers])
+    p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=be,
+                     config=PlannerConfig(goal_weight=0.0, clause_rewrite=True))
+    plan = p.plan(goal)
+    assert [s.tool_id for s in plan.steps] == ["get_weather"]
+    assert plan.meta["clause_rewrites"] == {goal: "get the current weather forecast for a city"}
+    assert "rewrite" in p.picked["get_weather"].explanation
+    assert "Rewrite the user's request" in be.calls[0]["messages"][0]["content"]
+    off = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend(["not json"] * 4),
+                       config=PlannerConfig(goal_weight=0.0))
+    assert [s.tool_id for s in off.plan(goal).steps] != ["get_weather"]
+    empty = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT),
+                         backend=ScriptedBackend([{"command": ""}, "not json", "not json"]),
+                         config=PlannerConfig(goal_weight=0.0, clause_rewrite=True))
+    assert [s.tool_id for s in empty.plan(goal).steps] == [s.tool_id for s in off.plan(goal).steps]

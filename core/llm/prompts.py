@@ -314,3 +314,25 @@ def choose_schema(options: Sequence[Sequence[str]], *, positional: bool = True) 
         arr = {"items": {"enum": [*dict.fromkeys(t for ids in options for t in ids), NONE_PICK]}}
     return {"type": "object", "properties": {"picks": {"type": "array", **arr, "minItems": n, "maxItems": n}},
             "required": ["picks"]}
+
+
+REWRITE_SYSTEM = ("Rewrite the user's request as one short command for a software tool: an imperative verb, then what it "
+                  "acts on, with the key details (names, places, numbers). Use plain words for the action (e.g. 'turn "
+                  "on', 'unsubscribe', 'report ... as stolen', 'start', 'cancel'). If the text asks for no action or "
+                  "lookup, return an empty command.")
+# invented examples, none from an evaluation set (docs/PLANNING.md, session 9)
+REWRITE_SHOTS = (("the bathroom's freezing", "turn up the heating in the bathroom"),
+                 ("can't make it to the 3pm with Raj after all", "cancel the 3pm meeting with Raj"),
+                 ("what's the damage on my visa this month", "get this month's spending on my Visa card"),
+                 ("thanks, that's great", ""),
+                 ("sort out a cab to the station for 7", "book a taxi to the station at 7:00"))
+REWRITE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"command": {"type": "string", "maxLength": 80}},
+                                  "required": ["command"]}
+
+
+def rewrite_prompt(clause: str) -> list[Message]:
+    """Grounded planner, `clause_rewrite`: one clause of a goal as a plain tool command (few-shot chat)."""
+    msgs: list[Message] = [{"role": "system", "content": REWRITE_SYSTEM}]
+    for q, a in REWRITE_SHOTS:
+        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": json.dumps({"command": a})}]
+    return [*msgs, {"role": "user", "content": clause}]

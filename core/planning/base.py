@@ -59,6 +59,10 @@ class PlannerConfig:
     # grounded: what a clause is retrieved on: "raw" (its words) or "action" (`core.planning.clauses.action_query`:
     # a trailing condition dropped, "email X" read as "send an email to X")
     clause_query: str = "action"
+    # grounded: the model rewrites each clause as a plain command ("Get me off the Gadget Weekly mailing" ->
+    # "unsubscribe from Gadget Weekly"), and a tool's clause score is the better of the clause's and the
+    # rewrite's. One call per clause: worth it with an instruction model only (docs/PLANNING.md, session 9)
+    clause_rewrite: bool = False
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:

@@ -40,6 +40,10 @@ def plan_cmd(
     answer_directly: Annotated[bool, typer.Option("--answer-directly", help="No plan when the goal's timing decision "
                                                                              "is 'answer directly' (off by default: "
                                                                              "docs/PLANNING.md).")] = False,
+    rewrite_clauses: Annotated[bool, typer.Option("--rewrite-clauses", help="Grounded: the model rewrites each clause "
+                                                                           "as a plain command before retrieval (one "
+                                                                           "call per clause; for an instruction "
+                                                                           "model, docs/PLANNING.md).")] = False,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,
     max_steps: Annotated[int, typer.Option(help="Upper bound on plan steps.")] = 8,
     seed: Annotated[int, typer.Option(help="Decoding seed.")] = 0,
@@ -56,7 +60,8 @@ def plan_cmd(
 
     request = PlanRequest(goal=goal, planner=planner, selector=selector, model=model, lora=lora, endpoint=server,
                           constraints=parse_constraints(constraints), timing=timing, tags=["cli"], answer_directly=answer_directly,
-                          config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed))
+                          config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed,
+                                               clause_rewrite=rewrite_clauses))
     live = err if not json_out and err.is_terminal else None
 
     def on_event(ev: Any) -> None:
