@@ -8,6 +8,8 @@ selector = "two_stage"
 planner = "grounded"
 timing = "hybrid"
 answer_directly = false   # true: no plan when the goal's timing decision is "answer directly" (ctrl+t plans anyway)
+rewrite_clauses = false   # true: the grounded planner's model rewrites each clause before retrieval (slower; for
+                          # an instruction model such as qwen2.5-coder-1.5b, docs/PLANNING.md)
 
 [engine]                  # local llama.cpp inference (core/llm/cpu.py, core/llm/factory.py)
 extra_bufts = "auto"      # weight repack buffers: auto (off on AMX CPUs) | on | off; $SAGE_TUI_EXTRA_BUFTS wins
@@ -37,7 +39,7 @@ from core.errors import ConfigError
 from core.paths import config_path
 
 GENERAL_KEYS: dict[str, type] = {"db": str, "default_model": str, "selector": str, "planner": str, "timing": str,
-                                 "answer_directly": bool}
+                                 "answer_directly": bool, "rewrite_clauses": bool}
 # [engine] is read by core (core/llm/cpu.py, core/llm/factory.py); validated here so the app names a bad value
 ENGINE_KEYS = {"extra_bufts": ("auto", "on", "off"), "isolation": ("child", "inprocess")}
 ENDPOINT_KEYS = {"name": str, "base_url": str, "model": str, "api_key_env": str, "chat_format": str,
@@ -72,6 +74,7 @@ class UIConfig:
     planner: str = "grounded"
     timing: str = "hybrid"
     answer_directly: bool = False
+    rewrite_clauses: bool = False
     keymap: dict[str, str] = field(default_factory=dict)
     endpoints: list[Endpoint] = field(default_factory=list)
     source: Path | None = None
@@ -99,7 +102,7 @@ def parse_config(data: dict[str, Any], *, path: Path | None = None) -> UIConfig:
                               field=f"general.{key}")
     if "db" in general:
         cfg.db = Path(general["db"]).expanduser()
-    for key in ("default_model", "selector", "planner", "timing", "answer_directly"):
+    for key in ("default_model", "selector", "planner", "timing", "answer_directly", "rewrite_clauses"):
         if key in general:
             setattr(cfg, key, general[key])
     keymap = data.get("keymap", {})

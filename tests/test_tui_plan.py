@@ -39,7 +39,9 @@ class ScriptedBackend:
                  on_token: Any = None, **_: Any) -> Completion:
         props = (json_schema or {}).get("properties", {})
         user = messages[-1]["content"]
-        if "subgoals" in props:
+        if "command" in props:  # grounded clause_rewrite
+            kind, out = "rewrite", {"command": "look up flights to Lisbon"}
+        elif "subgoals" in props:
             kind, out = "subgoals", {"subgoals": ["find flights to Lisbon", "check the weather", "add the trip to my calendar"]}
         elif "steps" in props and "Sub-goals:" in user:  # batched level 2: every sub-goal's steps in one call
             kind, out = "steps", {"steps": [
@@ -188,3 +190,19 @@ def test_answer_directly_is_a_boolean_config_key() -> None:
     with pytest.raises(ConfigError, match="general.answer_directly") as e:
         parse_config({"general": {"answer_directly": "yes"}})
     assert "boolean" in str(e.value)
+
+
+@pytest.mark.asyncio
+async def test_rewrite_clauses_from_the_config_reaches_the_grounded_planner(tmp_path: Path) -> None:
+    backend = ScriptedBackend()
+    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule", rewrite_clauses=True),
+                  catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
+    async with app.run_test(size=(140, 45)) as pilot:
+        await submit_goal(app, pilot, GOAL)
+    assert backend.calls[:3] == ["rewrite"] * 3  # one call per clause, before the arguments call
+    (run,) = RunStore(tmp_path / "runs.db").list_runs(kind="plan")
+    assert run["config"]["clause_rewrite"] is True  # stored with the run
+    from sage_tui.config import parse_config
+
+    assert parse_config({"general": {"rewrite_clauses": True}}).rewrite_clauses is True
+    assert parse_config({}).rewrite_clauses is False

@@ -185,6 +185,7 @@ class PlanScreen(Screen[None]):
             "selector": cfg.selector,
             "timing": cfg.timing,
             "answer_directly": cfg.answer_directly,
+            "rewrite_clauses": cfg.rewrite_clauses,
         }
 
     @on(Input.Submitted, "#goal")

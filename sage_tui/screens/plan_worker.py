@@ -154,7 +154,7 @@ def _plan(app: Any, req: dict[str, Any], post: Post, tokens: TokenCoalescer) -> 
         selector = make_selector(catalog, req.get("selector"))
     request = PlanRequest(goal=req["goal"], planner=req["planner"], selector=req.get("selector"),
                           model=req.get("model"), lora=req.get("lora"), endpoint=endpoint_spec(app, req.get("endpoint")),
-                          constraints=constraints, config=PlannerConfig(), timing=req.get("timing") or "hybrid",
+                          constraints=constraints, config=PlannerConfig(clause_rewrite=bool(req.get("rewrite_clauses"))), timing=req.get("timing") or "hybrid",
                           tags=["tui"], endpoint_name=req.get("endpoint"), answer_directly=bool(req.get("answer_directly")))
     injected = getattr(app, "llm_backend", None)
 
