@@ -1,7 +1,8 @@
 """A goal's action clauses, by rules: where the grounded planner splits a goal into one intent per clause.
 
 `intent_clauses` splits at sentence and clause boundaries and folds fragments with fewer than two content
-words into the next clause. Measured and not adopted (docs/PLANNING.md, session 8): folding scene-setting
+words into the next clause; `action_query` is the text a clause is retrieved on (its action, without a
+condition). Measured and not adopted (docs/PLANNING.md, session 8): folding scene-setting
 statements ("My sister flies in on AA100 tomorrow.") into the next clause.
 """
 
