@@ -162,11 +162,16 @@ async def test_wide_level_wraps_and_pending_draft_renders() -> None:
         assert sum(line.startswith("L0") for line in lines) == 1
 
 
+def keyword_rule_app(tmp_path: Path, backend: ScriptedBackend, **config: Any) -> SageApp:
+    """The plan screen on the test catalog with the keyword selector, rule timing and `config` on top."""
+    return SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule", **config),
+                   catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
+
+
 @pytest.mark.asyncio
 async def test_a_goal_answered_directly_says_so_where_the_plan_would_be(tmp_path: Path) -> None:
     backend = ScriptedBackend()
-    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule", answer_directly=True),
-                  catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
+    app = keyword_rule_app(tmp_path, backend, answer_directly=True)
     async with app.run_test(size=(140, 45)) as pilot:
         screen = await submit_goal(app, pilot, "thanks, that was really helpful")
         dag = screen.query_one(DagView)
@@ -195,8 +200,7 @@ def test_answer_directly_is_a_boolean_config_key() -> None:
 @pytest.mark.asyncio
 async def test_rewrite_clauses_from_the_config_reaches_the_grounded_planner(tmp_path: Path) -> None:
     backend = ScriptedBackend()
-    app = SageApp(db=tmp_path / "runs.db", config=UIConfig(selector="keyword", timing="rule", rewrite_clauses=True),
-                  catalog_path=write_catalog(tmp_path / "tools.jsonl"), llm_backend=backend, mode="plan")
+    app = keyword_rule_app(tmp_path, backend, rewrite_clauses=True)
     async with app.run_test(size=(140, 45)) as pilot:
         await submit_goal(app, pilot, GOAL)
     assert backend.calls[:3] == ["rewrite"] * 3  # one call per clause, before the arguments call
