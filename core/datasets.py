@@ -182,7 +182,9 @@ HANDWRITTEN_SUBSETS = {"handwritten-dev": "dev", "handwritten-test": "test"}
 def default_dataset_path(task: str, split: str = "test_extended") -> Path:
     """Bundled dataset file for a task and split (`train` is the mixed dialog file; `handwritten` is the
     hand-written planning set, core/handwritten.py, which load_dataset converts to the task)."""
-    if split == "handwritten" or split in HANDWRITTEN_SUBSETS:
+    if split in HANDWRITTEN_SUBSETS:  # a subset of a file, not a file: a path alone would silently mean all of it
+        raise NotFoundError(f"{split!r} is a subset of the hand-written set; load it with load_split()")
+    if split == "handwritten":
         from core.handwritten import CONVERSIONS, handwritten_path
 
         if task not in CONVERSIONS:

@@ -303,6 +303,10 @@ def test_dev_and_test_subsets_split_the_set_by_id_and_hash_apart(items) -> None:
     assert len({whole.sha256, dev.sha256, test.sha256}) == 3  # stored runs of the subsets never mix
     assert (dev.split, test.split, whole.split) == ("handwritten-dev", "handwritten-test", None)
     assert in_subset("hw-010", "dev") and in_subset("hw-011", "test") and in_subset("hw-011", "all")
+    from core.datasets import default_dataset_path
+
+    with pytest.raises(NotFoundError, match="load_split"):  # a path alone would silently mean the whole set
+        default_dataset_path("task_planning", "handwritten-test")
 
 
 def test_planning_evaluators_use_each_planner_s_default_selector_unless_one_is_named(catalog, monkeypatch) -> None:

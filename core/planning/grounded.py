@@ -71,10 +71,10 @@ class GroundedPlanner(BasePlanner):
         weighted = self.config.goal_weight > 0 and clauses != [goal]
         goal_scores = {s.tool_id: s.score for s in self.selector.select(goal, top_k=50, candidates=pool)} \
             if weighted else {}
-        query = action_query if self.config.clause_query == "action" else str
-        rewrites = self._rewrites([query(t) for t in clauses], plan) if self.config.clause_rewrite else [""] * len(clauses)
-        ranked_all = [[s for s in self._ranked_best(query(text), rw, goal_scores, max(3, k or 0), pool)
-                       if s.tool_id not in c.must_not_use] for text, rw in zip(clauses, rewrites, strict=True)]
+        queries = [action_query(t) for t in clauses] if self.config.clause_query == "action" else list(clauses)
+        rewrites = self._rewrites(queries, plan) if self.config.clause_rewrite else [""] * len(clauses)
+        ranked_all = [[s for s in self._ranked_best(q, rw, goal_scores, max(3, k or 0), pool)
+                       if s.tool_id not in c.must_not_use] for q, rw in zip(queries, rewrites, strict=True)]
         models = self._model_picks(goal, clauses, ranked_all, k, plan) if k else None
         for i, (text, ranked) in enumerate(zip(clauses, ranked_all, strict=True)):
             if not ranked:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from core.report.aggregate import AblationSection, Cell, Row
 from core.report.paired import PAIRED_METRICS, Diff, PairedSection, PairedSpec
-from core.report.specs import ABLATION_TASKS, TABLE1_METRICS, MetricSpec
+from core.report.specs import ABLATION_PRIMARY, ABLATION_TASKS, TABLE1_METRICS, MetricSpec
 from core.report.tables import HEADER, fmt
 
 METRIC_MACRO = {
@@ -341,15 +341,10 @@ def _budget_curve(rows: Sequence[Row]) -> str | None:
             "whose ± ranges overlap are not separated by these runs.")
 
 
-# the metric an ablation paragraph leads with (else the section's first column)
-PRIMARY = {"task_planning": "node_f1", "tool_selection": "acc@1", "tool_retrieval": "recall@5",
-           "timing_judgment": "accuracy"}
-
-
 def _ablation_paragraph(sec: AblationSection) -> str:
     specs = ABLATION_TASKS[sec.task][1]
     present = [sp for sp in specs if sp.name != "latency_p50_ms" and any(sp.name in r.cells for r in sec.rows)]
-    present.sort(key=lambda sp: sp.name != PRIMARY.get(sec.task))
+    present.sort(key=lambda sp: sp.name != ABLATION_PRIMARY.get(sec.task))
     main = present[0] if present else specs[0]
     ranked = sorted((r for r in sec.rows if main.name in r.cells and r.cells[main.name].mean is not None),
                     key=lambda r: r.cells[main.name].mean or 0.0, reverse=main.higher_is_better)

@@ -67,6 +67,9 @@ TASK_OF_METRIC = {
 
 LATENCY = MetricSpec("latency_p50_ms", "p50 ms", "Latency", False, 1)
 
+# the metric an ablation paragraph of results.md leads with (else the section's first column)
+ABLATION_PRIMARY = {"task_planning": "node_f1", "tool_selection": "acc@1", "tool_retrieval": "recall@5",
+                    "timing_judgment": "accuracy"}
 # ablation: per evaluated task, the component it varies and the metrics to show
 ABLATION_TASKS: dict[str, tuple[str, tuple[MetricSpec, ...]]] = {
     "tool_selection": (
