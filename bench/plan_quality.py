@@ -3,7 +3,7 @@
     .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
         [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
 
-An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm][~rw=0|1][~cq=raw|action]` (`rw`: PlannerConfig.clause_rewrite; `cq`:
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm][~rw=0|1][~rwc=0|1][~cq=raw|action]` (`rw`: PlannerConfig.clause_rewrite; `rwc`: PlannerConfig.rewrite_context; `cq`:
 PlannerConfig.clause_query; `direct`: the goal-level timing
 decision first, as the plan session does; "answer directly" gives the empty plan, its time counted; `sr`: retrieval per
 sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
@@ -92,6 +92,7 @@ def main() -> None:
                             **({"deps": opts["deps"]} if "deps" in opts else {}),
                             **({"today": opts["today"]} if "today" in opts else {}),
                             **({"clause_rewrite": opts["rw"] == "1"} if "rw" in opts else {}),
+                            **({"rewrite_context": opts["rwc"] == "1"} if "rwc" in opts else {}),
                             **({"clause_query": opts["cq"]} if "cq" in opts else {}))
         model = opts.get("model", args.model)
         if PLANNERS[name].uses_llm and model not in backends:

@@ -214,3 +214,29 @@ def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
                          backend=ScriptedBackend([{"command": ""}, "not json", "not json"]),
                          config=PlannerConfig(goal_weight=0.0, clause_rewrite=True))
     assert [s.tool_id for s in empty.plan(goal).steps] == [s.tool_id for s in off.plan(goal).steps]
+
+
+def test_a_rewrite_that_copies_another_clause_never_costs_the_clause_its_own_tool() -> None:
+    """A rewrite of "put it in an email to Ana" that repeats the first clause's action ranks the weather tool
+    first; that tool is taken, so the clause keeps the best tool of its own words (send_email), not nothing."""
+    from core.planning.base import PlannerConfig
+
+    goal = "get the weather forecast for Rome, then put it in an email to Ana"
+    answers = [{"command": ""}, {"command": "get the weather forecast for Rome"}, "not json", "not json"]
+    p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend(answers),
+                     config=PlannerConfig(goal_weight=0.0, clause_rewrite=True))
+    assert [s.tool_id for s in p.plan(goal).steps] == ["get_weather", "send_email"]
+
+
+def test_rewrite_context_shows_the_whole_goal_with_the_clause_marked() -> None:
+    from core.planning.base import PlannerConfig
+
+    goal = "It's freezing in Oslo, check the weather there"
+    be = ScriptedBackend([{"command": "get the weather forecast for Oslo"}] * 2 + ["not json"] * 2)
+    p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=be,
+                     config=PlannerConfig(goal_weight=0.0, clause_rewrite=True, rewrite_context=True))
+    plan = p.plan(goal)
+    first = be.calls[0]["messages"]
+    assert "marked part" in first[0]["content"]
+    assert first[-1]["content"] == f"Message: {goal}\nPart: {plan.subgoals[0].description}"
+    assert all(m["content"].startswith("Message: ") for m in first if m["role"] == "user")

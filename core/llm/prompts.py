@@ -330,9 +330,31 @@ REWRITE_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"command": {"
                                   "required": ["command"]}
 
 
-def rewrite_prompt(clause: str) -> list[Message]:
-    """Grounded planner, `clause_rewrite`: one clause of a goal as a plain tool command (few-shot chat)."""
-    msgs: list[Message] = [{"role": "system", "content": REWRITE_SYSTEM}]
-    for q, a in REWRITE_SHOTS:
-        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": json.dumps({"command": a})}]
-    return [*msgs, {"role": "user", "content": clause}]
+REWRITE_CONTEXT_SYSTEM = (REWRITE_SYSTEM.replace("Rewrite the user's request", "Rewrite the marked part of the user's "
+                                                                              "message")
+                          + " Use the rest of the message only to resolve what the part refers to.")
+# invented examples, none from an evaluation set: (message, part) -> command
+REWRITE_CONTEXT_SHOTS = ((("The bathroom's freezing, can you sort it out?", "sort it out"),
+                          "turn up the heating in the bathroom"),
+                         (("Can't make it to the 3pm with Raj after all, let him know",
+                           "Can't make it to the 3pm with Raj after all"), "cancel the 3pm meeting with Raj"),
+                         (("what's the damage on my visa this month and how does it compare to last month",
+                           "how does it compare to last month"),
+                          "compare this month's and last month's spending on my Visa card"),
+                         (("thanks, that's great", "thanks, that's great"), ""),
+                         (("Early start tomorrow. Sort out a cab to the station for 7", "Early start tomorrow"), ""))
+
+
+def rewrite_prompt(clause: str, goal: str | None = None) -> list[Message]:
+    """Grounded planner, `clause_rewrite`: one clause of a goal as a plain tool command (few-shot chat); with
+    `goal` (`rewrite_context`), the whole message is shown and the clause marked as the part to rewrite."""
+    if goal is None:
+        msgs: list[Message] = [{"role": "system", "content": REWRITE_SYSTEM}]
+        for q, a in REWRITE_SHOTS:
+            msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": json.dumps({"command": a})}]
+        return [*msgs, {"role": "user", "content": clause}]
+    msgs = [{"role": "system", "content": REWRITE_CONTEXT_SYSTEM}]
+    for (m, part), a in REWRITE_CONTEXT_SHOTS:
+        msgs += [{"role": "user", "content": f"Message: {m}\nPart: {part}"},
+                 {"role": "assistant", "content": json.dumps({"command": a})}]
+    return [*msgs, {"role": "user", "content": f"Message: {goal}\nPart: {clause}"}]

@@ -63,6 +63,9 @@ class PlannerConfig:
     # "unsubscribe from Gadget Weekly"), and a tool's clause score is the better of the clause's and the
     # rewrite's. One call per clause: worth it with an instruction model only (docs/PLANNING.md, session 9)
     clause_rewrite: bool = False
+    # grounded, with clause_rewrite: the rewrite prompt also shows the whole goal, so a clause such as "sort it out"
+    # or "how bad is it in Vienna" can be resolved against the rest of the message
+    rewrite_context: bool = False
 
     def __post_init__(self) -> None:
         if self.level2 not in LEVEL2_MODES:

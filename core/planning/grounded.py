@@ -22,6 +22,7 @@ own sub-goals leave intents without steps. So here:
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -36,6 +37,12 @@ from core.planning.types import Plan, PlanStep, Repair, SubGoal
 _REFERS_BACK = re.compile(r"\b(it|them|that|those|these|the copy|the results?|the list|the (?:new|same) one|there)\b",
                           re.I)
 RUNNER_UP_RATIO = 0.8  # a clause whose best tool is taken may use its runner-up when it scores >= 80 % of the best
+
+
+def _runner_up(ranked: list[Any], taken: list[str]) -> Any:
+    """The best tool of a ranking not taken yet, when it scores >= RUNNER_UP_RATIO of the ranking's best."""
+    nxt = next((s for s in ranked if s.tool_id not in taken), None)
+    return nxt if nxt is not None and nxt.score >= RUNNER_UP_RATIO * ranked[0].score else None
 
 
 class GroundedPlanner(BasePlanner):
@@ -72,9 +79,13 @@ class GroundedPlanner(BasePlanner):
         goal_scores = {s.tool_id: s.score for s in self.selector.select(goal, top_k=50, candidates=pool)} \
             if weighted else {}
         queries = [action_query(t) for t in clauses] if self.config.clause_query == "action" else list(clauses)
-        rewrites = self._rewrites(queries, plan) if self.config.clause_rewrite else [""] * len(clauses)
-        ranked_all = [[s for s in self._ranked_best(q, rw, goal_scores, max(3, k or 0), pool)
-                       if s.tool_id not in c.must_not_use] for q, rw in zip(queries, rewrites, strict=True)]
+        rewrites = self._rewrites(goal, queries, plan) if self.config.clause_rewrite else [""] * len(clauses)
+        own_all: list[list[Any]] = []  # each clause's ranking on its own words (differs from ranked_all with a rewrite)
+        ranked_all = []
+        for q, rw in zip(queries, rewrites, strict=True):
+            merged, own = self._ranked_best(q, rw, goal_scores, max(3, k or 0), pool)
+            ranked_all.append([s for s in merged if s.tool_id not in c.must_not_use])
+            own_all.append([s for s in own if s.tool_id not in c.must_not_use])
         models = self._model_picks(goal, clauses, ranked_all, k, plan) if k else None
         for i, (text, ranked) in enumerate(zip(clauses, ranked_all, strict=True)):
             if not ranked:
@@ -89,8 +100,10 @@ class GroundedPlanner(BasePlanner):
                     continue
                 ranked = [pick]
             if pick.tool_id in taken:
-                nxt = next((s for s in ranked[1:] if s.tool_id not in taken), None)
-                if nxt is None or nxt.score < RUNNER_UP_RATIO * pick.score:
+                nxt = _runner_up(ranked, taken)
+                if nxt is None:  # a rewrite may add a tool, never cost the clause its own
+                    nxt = _runner_up(own_all[i], taken)
+                if nxt is None:
                     continue
                 pick = nxt
             if pick.score < self.config.min_score and (out or any(
@@ -102,7 +115,7 @@ class GroundedPlanner(BasePlanner):
             out.append((text, pick.tool_id))
         return out
 
-    def _rewrites(self, clauses: list[str], plan: Plan) -> list[str]:
+    def _rewrites(self, goal: str, clauses: list[str], plan: Plan) -> list[str]:
         """Each clause as a plain command written by the model ("" where it gives none, or without a model);
         kept in plan.meta["clause_rewrites"]."""
         from core.llm.prompts import REWRITE_SCHEMA, rewrite_prompt
@@ -112,7 +125,8 @@ class GroundedPlanner(BasePlanner):
             return [""] * len(clauses)
         out = []
         for text in clauses:
-            obj, rep, _ = call_json(self.backend, rewrite_prompt(text), REWRITE_SCHEMA, max_tokens=40,
+            msgs = rewrite_prompt(text, goal if self.config.rewrite_context else None)
+            obj, rep, _ = call_json(self.backend, msgs, REWRITE_SCHEMA, max_tokens=40,
                                     seed=self.config.seed, on_token=None, stats=plan.meta)
             plan.repairs += rep
             cmd = obj.get("command") if isinstance(obj, dict) else None
@@ -121,15 +135,18 @@ class GroundedPlanner(BasePlanner):
         return out
 
     def _ranked_best(self, text: str, rewrite: str, goal_scores: dict[str, float], top_k: int,
-                     pool: list[str] | None) -> list[Any]:
-        """`_ranked` for the clause; with a rewrite, each tool's score is the better of its clause score and its
-        rewrite score (a tool missing from one list counts that list's lowest). Measured on the dev goals: the
-        better of the two gained, their sum did not (docs/PLANNING.md, session 9)."""
+                     pool: list[str] | None) -> tuple[list[Any], list[Any]]:
+        """(fused ranking, the clause's own ranking): `_ranked` for the clause; with a rewrite, each tool's fused
+        score is the better of its clause score and its rewrite score (a tool missing from one list counts that
+        list's lowest). Measured on the dev goals: the better of the two gained, their sum did not
+        (docs/PLANNING.md, session 9). Without a rewrite both are the same list."""
         if not rewrite:
-            return self._ranked(text, goal_scores, top_k, pool)
+            ranked = self._ranked(text, goal_scores, top_k, pool)
+            return ranked, ranked
         own, alt = self._ranked(text, goal_scores, 50, pool), self._ranked(rewrite, goal_scores, 50, pool)
         if not own or not alt:
-            return (own or alt)[:top_k]
+            return (own or alt)[:top_k], own[:top_k]
+        own_top = [copy.copy(s) for s in own[:top_k]]
         s_own, s_alt = {s.tool_id: s.score for s in own}, {s.tool_id: s.score for s in alt}
         lo_own, lo_alt = min(s_own.values()), min(s_alt.values())
         merged = {s.tool_id: s for s in alt} | {s.tool_id: s for s in own}
@@ -138,7 +155,7 @@ class GroundedPlanner(BasePlanner):
             sel.score = max(a, b)
             if b > a:
                 sel.explanation = f"via the rewrite {rewrite!r}" + (f"; {sel.explanation}" if sel.explanation else "")
-        return sorted(merged.values(), key=lambda s: -s.score)[:top_k]
+        return sorted(merged.values(), key=lambda s: -s.score)[:top_k], own_top
 
     def _ranked(self, text: str, goal_scores: dict[str, float], top_k: int, pool: list[str] | None) -> list[Any]:
         """The selector's ranking for a clause; with the goal's scores (its top 50), each tool's score +
