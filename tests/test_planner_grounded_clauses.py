@@ -206,7 +206,7 @@ def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
     assert [s.tool_id for s in plan.steps] == ["get_weather"]
     assert plan.meta["clause_rewrites"] == {goal: "get the current weather forecast for a city"}
     assert "rewrite" in p.picked["get_weather"].explanation
-    assert "Rewrite the user's request" in be.calls[0]["messages"][0]["content"]
+    assert "marked part" in be.calls[0]["messages"][0]["content"]  # the goal is shown by default
     off = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend(["not json"] * 4),
                        config=PlannerConfig(goal_weight=0.0))
     assert [s.tool_id for s in off.plan(goal).steps] != ["get_weather"]
@@ -234,9 +234,14 @@ def test_rewrite_context_shows_the_whole_goal_with_the_clause_marked() -> None:
     goal = "It's freezing in Oslo, check the weather there"
     be = ScriptedBackend([{"command": "get the weather forecast for Oslo"}] * 2 + ["not json"] * 2)
     p = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=be,
-                     config=PlannerConfig(goal_weight=0.0, clause_rewrite=True, rewrite_context=True))
+                     config=PlannerConfig(goal_weight=0.0, clause_rewrite=True))
     plan = p.plan(goal)
     first = be.calls[0]["messages"]
     assert "marked part" in first[0]["content"]
     assert first[-1]["content"] == f"Message: {goal}\nPart: {plan.subgoals[0].description}"
     assert all(m["content"].startswith("Message: ") for m in first if m["role"] == "user")
+    alone = ScriptedBackend([{"command": ""}] * 2 + ["not json"] * 2)
+    make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=alone,
+                 config=PlannerConfig(goal_weight=0.0, clause_rewrite=True, rewrite_context=False)).plan(goal)
+    assert alone.calls[0]["messages"][-1]["content"] == plan.subgoals[0].description
+    assert "Rewrite the user's request" in alone.calls[0]["messages"][0]["content"]
