@@ -10,7 +10,9 @@ from core.llm.json_regex import schema_to_regex
 from core.llm.prompts import _param_schema
 from core.planning.clauses import intent_clauses
 from core.planning.constraints import PlanConstraints
+from core.planning.grounded import planner_reasons
 from core.planning.registry import make_planner
+from sage_tui.screens.plan import candidate_why
 
 CAT = make_catalog()
 
@@ -205,7 +207,10 @@ def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
     plan = p.plan(goal)
     assert [s.tool_id for s in plan.steps] == ["get_weather"]
     assert plan.meta["clause_rewrites"] == {goal: "get the current weather forecast for a city"}
-    assert "rewrite" in p.picked["get_weather"].explanation
+    assert planner_reasons(p.picked["get_weather"].explanation) == \
+        [f"best for the clause {goal!r}", "via the rewrite 'get the current weather forecast for a city'"]
+    why = candidate_why(p.picked["get_weather"])  # the TUI's candidates table shows the clause and the rewrite
+    assert why == f"best for the clause {goal!r} · via the rewrite 'get the current weather forecast for a city'"
     assert "marked part" in be.calls[0]["messages"][0]["content"]  # the goal is shown by default
     off = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend(["not json"] * 4),
                        config=PlannerConfig(goal_weight=0.0))

@@ -63,6 +63,16 @@ def model_label(req: dict[str, Any]) -> str:
     return f"{model} + {lora}" if lora else model
 
 
+def candidate_why(s: Any) -> str:
+    """The candidates table's "why": for a tool the planner picked for a clause, the clause (and the rewrite that
+    found it) first, then the matched terms; else the matched terms, or the selector's explanation."""
+    from core.planning.grounded import planner_reasons
+
+    terms = ", ".join(s.matched_terms[:5])
+    reasons = planner_reasons(s.explanation)
+    return " · ".join([*reasons, terms] if terms else reasons) if reasons else terms or s.explanation
+
+
 def wrap_stream(text: str, col: int, width: int) -> tuple[str, int]:
     """Insert line breaks into streamed `text` so no line exceeds `width`, given that the current line already
     holds `col` characters; returns (text, new column)."""
@@ -256,7 +266,7 @@ class PlanScreen(Screen[None]):
             tool = cat.maybe(s.tool_id) if cat is not None else None
             stages = " ".join(f"{st.stage[:3]}#{st.rank}" for st in s.stages if st.stage != "fused")
             stages = stages or "-"
-            why = ", ".join(s.matched_terms[:5]) or s.explanation
+            why = candidate_why(s)
             table.add_row(str(s.rank), s.tool_id, tool.category if tool else "", f"{s.score:.3f}", stages, why, key=s.tool_id)
         self.query_one("#candidates").border_subtitle = f"{len(msg.selections)} tools"
 
