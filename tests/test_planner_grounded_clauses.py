@@ -210,7 +210,7 @@ def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
     assert planner_reasons(p.picked["get_weather"].explanation) == \
         [f"best for the clause {goal!r}", "via the rewrite 'get the current weather forecast for a city'"]
     why = candidate_why(p.picked["get_weather"])  # the TUI's candidates table shows the clause and the rewrite
-    assert why == f"best for the clause {goal!r} · via the rewrite 'get the current weather forecast for a city'"
+    assert why == f"rewrite 'get the current weather forecast for a city' · clause {goal!r}"
     assert "marked part" in be.calls[0]["messages"][0]["content"]  # the goal is shown by default
     off = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=ScriptedBackend(["not json"] * 4),
                        config=PlannerConfig(goal_weight=0.0))

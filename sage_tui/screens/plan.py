@@ -64,13 +64,18 @@ def model_label(req: dict[str, Any]) -> str:
 
 
 def candidate_why(s: Any) -> str:
-    """The candidates table's "why": for a tool the planner picked for a clause, the clause (and the rewrite that
-    found it) first, then the matched terms; else the matched terms, or the selector's explanation."""
-    from core.planning.grounded import planner_reasons
+    """The candidates table's "why", shortest evidence first (the column is narrow): for a tool the planner
+    picked for a clause, the rewrite that found it, the matched terms, then the clause; else the matched terms,
+    or the selector's explanation."""
+    from core.planning.grounded import CLAUSE_REASON, REWRITE_REASON, planner_reasons
 
     terms = ", ".join(s.matched_terms[:5])
     reasons = planner_reasons(s.explanation)
-    return " · ".join([*reasons, terms] if terms else reasons) if reasons else terms or s.explanation
+    if not reasons:
+        return terms or s.explanation
+    rewrite = [r.replace(REWRITE_REASON, "rewrite", 1) for r in reasons if r.startswith(REWRITE_REASON)]
+    clause = [r.replace(CLAUSE_REASON, "clause", 1) for r in reasons if r.startswith(CLAUSE_REASON)]
+    return " · ".join([*rewrite, *([terms] if terms else []), *clause])
 
 
 def wrap_stream(text: str, col: int, width: int) -> tuple[str, int]:
