@@ -207,6 +207,7 @@ def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
     plan = p.plan(goal)
     assert [s.tool_id for s in plan.steps] == ["get_weather"]
     assert plan.meta["clause_rewrites"] == {goal: "get the current weather forecast for a city"}
+    assert plan.meta["subgoal_rewrites"] == {"1": "get the current weather forecast for a city"}
     assert planner_reasons(p.picked["get_weather"].explanation) == \
         [f"best for the clause {goal!r}", "via the rewrite 'get the current weather forecast for a city'"]
     why = candidate_why(p.picked["get_weather"])  # the TUI's candidates table shows the clause and the rewrite

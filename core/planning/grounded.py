@@ -78,7 +78,8 @@ class GroundedPlanner(BasePlanner):
         return steps
 
     def _choose(self, goal: str, clauses: list[str], c: PlanConstraints, plan: Plan) -> list[tuple[str, str]]:
-        """(clause, tool) per clause that keeps a tool: the best one not taken by an earlier clause."""
+        """(clause, tool) per clause that keeps a tool: the best one not taken by an earlier clause. With
+        `clause_rewrite`, plan.meta["subgoal_rewrites"] maps each kept clause's sub-goal id to its rewrite."""
         pool = getattr(self, "_pool", None)
         self.picked: dict[str, Any] = {}  # tool id -> its Selection for the clause (the "why" a UI shows)
         taken: list[str] = []
@@ -122,6 +123,8 @@ class GroundedPlanner(BasePlanner):
             pick.explanation = f"{CLAUSE_REASON} {text!r}" + (f"; {pick.explanation}" if pick.explanation else "")
             self.picked[pick.tool_id] = pick
             out.append((text, pick.tool_id))
+            if rewrites[i]:
+                plan.meta.setdefault("subgoal_rewrites", {})[str(len(out))] = rewrites[i]
         return out
 
     def _rewrites(self, goal: str, clauses: list[str], plan: Plan) -> list[str]:

@@ -89,7 +89,9 @@ def _print_plan(plan: Any, run_id: str, timing: list[dict[str, Any]]) -> None:
     from rich.tree import Tree
 
     tree = Tree(f"[bold]{plan.goal}[/]  [dim]({plan.planner}, run {run_id})[/]")
-    groups = {g.id: tree.add(f"[cyan]{g.description}[/]") for g in plan.subgoals}
+    rewrites = plan.meta.get("subgoal_rewrites") or {}  # grounded --rewrite-clauses: what each clause was read as
+    groups = {g.id: tree.add(f"[cyan]{g.description}[/]" + (f"  [dim]→ {rewrites[str(g.id)]}[/]"
+                                                             if str(g.id) in rewrites else "")) for g in plan.subgoals}
     for s in plan.steps:
         parent = groups.get(s.subgoal_id, tree)
         deps = f" ← {', '.join(map(str, s.depends_on))}" if s.depends_on else ""
