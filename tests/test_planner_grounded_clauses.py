@@ -10,7 +10,6 @@ from core.llm.json_regex import schema_to_regex
 from core.llm.prompts import _param_schema
 from core.planning.clauses import intent_clauses
 from core.planning.constraints import PlanConstraints
-from core.planning.grounded import planner_reasons
 from core.planning.registry import make_planner
 from sage_tui.screens.plan import candidate_why
 
@@ -208,8 +207,10 @@ def test_a_clause_rewrite_can_lift_the_tool_the_clause_s_words_miss() -> None:
     assert [s.tool_id for s in plan.steps] == ["get_weather"]
     assert plan.meta["clause_rewrites"] == {goal: "get the current weather forecast for a city"}
     assert plan.meta["subgoal_rewrites"] == {"1": "get the current weather forecast for a city"}
-    assert planner_reasons(p.picked["get_weather"].explanation) == \
-        [f"best for the clause {goal!r}", "via the rewrite 'get the current weather forecast for a city'"]
+    pick = p.picked["get_weather"]
+    assert (pick.clause, pick.rewrite) == (goal, "get the current weather forecast for a city")
+    assert pick.to_dict()["rewrite"] == pick.rewrite  # stored with the plan's candidates
+    assert pick.explanation.startswith(f"best for the clause {goal!r}; via the rewrite")
     why = candidate_why(p.picked["get_weather"])  # the TUI's candidates table shows the clause and the rewrite
     assert why == f"rewrite 'get the current weather forecast for a city' · clause {goal!r}"
     assert "marked part" in be.calls[0]["messages"][0]["content"]  # the goal is shown by default

@@ -42,12 +42,6 @@ RUNNER_UP_RATIO = 0.8  # a clause whose best tool is taken may use its runner-up
 CLAUSE_REASON, REWRITE_REASON = "best for the clause", "via the rewrite"  # how a pick's explanation starts
 
 
-def planner_reasons(explanation: str) -> list[str]:
-    """The grounded planner's own reasons at the head of a picked tool's explanation (the clause it was
-    picked for, the rewrite that found it), without the selector's score breakdown that follows them."""
-    return [p for p in explanation.split("; ") if p.startswith((CLAUSE_REASON, REWRITE_REASON))]
-
-
 def _runner_up(ranked: list[Any], taken: list[str]) -> Any:
     """The best tool of a ranking not taken yet, when it scores >= RUNNER_UP_RATIO of the ranking's best."""
     nxt = next((s for s in ranked if s.tool_id not in taken), None)
@@ -120,6 +114,7 @@ class GroundedPlanner(BasePlanner):
                     r and r[0].score >= self.config.min_score for r in ranked_all[i + 1:])):
                 continue  # a weak match is more often wrong than right; keep it only when nothing else is left
             taken.append(pick.tool_id)
+            pick.clause = text
             pick.explanation = f"{CLAUSE_REASON} {text!r}" + (f"; {pick.explanation}" if pick.explanation else "")
             self.picked[pick.tool_id] = pick
             out.append((text, pick.tool_id))
@@ -166,6 +161,7 @@ class GroundedPlanner(BasePlanner):
             a, b = s_own.get(tid, lo_own), s_alt.get(tid, lo_alt)
             sel.score = max(a, b)
             if b > a:
+                sel.rewrite = rewrite
                 sel.explanation = f"{REWRITE_REASON} {rewrite!r}" + (f"; {sel.explanation}" if sel.explanation else "")
         return sorted(merged.values(), key=lambda s: -s.score)[:top_k], own_top
 

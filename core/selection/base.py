@@ -28,9 +28,11 @@ class Selection:
     stages: list[StageScore] = field(default_factory=list)
     matched_terms: list[str] = field(default_factory=list)  # query terms found in the tool text (keyword stage)
     explanation: str = ""
+    clause: str = ""  # set by a planner: the clause of the goal this tool was picked for
+    rewrite: str = ""  # set by a planner: the model's rewrite of that clause, when it is what found the tool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "tool_id": self.tool_id,
             "score": self.score,
             "rank": self.rank,
@@ -38,6 +40,7 @@ class Selection:
             "matched_terms": self.matched_terms,
             "explanation": self.explanation,
         }
+        return out | {k: v for k, v in (("clause", self.clause), ("rewrite", self.rewrite)) if v}
 
 
 @runtime_checkable

@@ -67,15 +67,12 @@ def candidate_why(s: Any) -> str:
     """The candidates table's "why", shortest evidence first (the column is narrow): for a tool the planner
     picked for a clause, the rewrite that found it, the matched terms, then the clause; else the matched terms,
     or the selector's explanation."""
-    from core.planning.grounded import CLAUSE_REASON, REWRITE_REASON, planner_reasons
-
     terms = ", ".join(s.matched_terms[:5])
-    reasons = planner_reasons(s.explanation)
-    if not reasons:
+    clause, rewrite = getattr(s, "clause", ""), getattr(s, "rewrite", "")
+    if not clause:
         return terms or s.explanation
-    rewrite = [r.replace(REWRITE_REASON, "rewrite", 1) for r in reasons if r.startswith(REWRITE_REASON)]
-    clause = [r.replace(CLAUSE_REASON, "clause", 1) for r in reasons if r.startswith(CLAUSE_REASON)]
-    return " · ".join([*rewrite, *([terms] if terms else []), *clause])
+    parts = [f"rewrite {rewrite!r}"] if rewrite else []
+    return " · ".join([*parts, *([terms] if terms else []), f"clause {clause!r}"])
 
 
 def wrap_stream(text: str, col: int, width: int) -> tuple[str, int]:
