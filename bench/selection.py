@@ -229,7 +229,7 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
     for name, cpath, dev, test in specs:
         cat = load_catalog(cpath)
         kw, emb = KeywordSelector().fit(cat), EmbeddingSelector().fit(cat)
-        vec = store.setdefault(emb.encoder.model_id, {})
+        vec = store.setdefault(emb.query_model_id, {})  # mapped query vectors: keyed by encoder + map
         t = time.perf_counter()
         tune = build_split(f"{name}-dev", cat, load_dataset(dev).samples[: args.limit], kw, emb, vectors=vec)
         held = build_split(f"{name}-test", cat, load_dataset(test).samples[: args.limit], kw, emb, vectors=vec)

@@ -21,12 +21,23 @@ DEFAULT_SELECTOR = "keyword"
 DEFAULT_PLANNER = "grounded"  # measured on the hand-written dev goals: docs/PLANNING.md "Goals people write"
 
 
-def make_selector(catalog: Catalog, name: str | None = None) -> Any:
+QUERY_MAP_SELECTORS = ("embedding", "two_stage")  # the built-ins that embed the query
+
+
+def make_selector(catalog: Catalog, name: str | None = None, *, query_map: str | None = None) -> Any:
     """A fitted selector from the selection registry (`core.selection.registry.get_selector`). No silent
-    fallback: a selector that cannot be built (e.g. a missing embedding model) is an error naming it."""
+    fallback: a selector that cannot be built (e.g. a missing embedding model) is an error naming it.
+    `query_map` ("auto", "none" or a map file; `core.selection.query_map`) is for a selector that embeds the
+    query; asking it of another is an error."""
     from core.selection.registry import get_selector
 
-    return get_selector(name or DEFAULT_SELECTOR, catalog)
+    name = name or DEFAULT_SELECTOR
+    if query_map is None:
+        return get_selector(name, catalog)
+    if name not in QUERY_MAP_SELECTORS:
+        raise UsageError(f"selector {name!r} does not embed the query, so a query map does not apply",
+                         hint=f"use one of {list(QUERY_MAP_SELECTORS)}")
+    return get_selector(name, catalog, query_map=str(query_map))
 
 
 def make_planner(name: str, catalog: Catalog, *, selector: Any = None, backend: Any = None,

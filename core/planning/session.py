@@ -47,6 +47,7 @@ class PlanRequest:
     goal: str
     planner: str = "grounded"
     selector: str | None = None
+    query_map: str | None = None  # "auto" | "none" | a map file, for a selector that embeds the query (None: its default)
     model: str | None = None
     lora: str | None = None
     endpoint: Any = None
@@ -174,7 +175,8 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
     c = request.constraints
     c.check_tools(catalog)
     emit(StageEvent("loading", "catalog and selector"))
-    selector = selector or make_selector(catalog, request.selector or PLANNERS[request.planner].default_selector)
+    selector = selector or make_selector(catalog, request.selector or PLANNERS[request.planner].default_selector,
+                                         query_map=request.query_map)
     emit(StageEvent("retrieving", "tool candidates"))
     selections = candidate_selections(selector, catalog, request.goal, request.config.top_k, c)
     emit(CandidatesEvent(selections))

@@ -17,6 +17,7 @@ from core.paths import cache_dir
 from core.selection.base import Selection, StageScore
 from core.selection.common import candidate_indices, check_catalog, check_query, check_top_k, top_rows
 from core.selection.encoder import Encoder, load_encoder
+from core.selection.query_map import QueryMap, resolve_query_map
 from core.selection.text import split_words
 
 
@@ -43,6 +44,7 @@ class EmbeddingSelector:
     Tool embeddings are computed once per (catalog hash, model id, tool text) and cached as .npy
     under ``core.paths.cache_dir()/embeddings``; a warm start only loads that file and the model.
     ``encoder`` injects any object with ``encode(texts) -> unit vectors``, ``model_id`` and ``dim``.
+    ``query_map`` ("auto", "none" or a map file, `core.selection.query_map`) moves query vectors only.
     """
 
     name = "embedding"
@@ -54,6 +56,7 @@ class EmbeddingSelector:
         text: str = "name_description",
         cache: bool = True,
         encoder: Encoder | None = None,
+        query_map: str | Path | None = "none",
     ) -> None:
         if text not in TOOL_TEXTS:
             raise UsageError(f"unknown tool text {text!r}; expected one of {sorted(TOOL_TEXTS)}")
@@ -62,6 +65,8 @@ class EmbeddingSelector:
         self.text = text
         self.cache = cache
         self._encoder = encoder
+        self.query_map_spec = query_map
+        self._query_map: QueryMap | None | bool = False  # False: not resolved yet
         self.catalog: Catalog | None = None
         self.cache_hit: bool | None = None
 
@@ -70,6 +75,25 @@ class EmbeddingSelector:
         if self._encoder is None:
             self._encoder = load_encoder(self.model_path, self.backend)
         return self._encoder
+
+    @property
+    def query_map(self) -> QueryMap | None:
+        if self._query_map is False:
+            enc = self.encoder
+            self._query_map = resolve_query_map(self.query_map_spec, enc.model_id, enc.dim)
+        return self._query_map  # type: ignore[return-value]
+
+    @property
+    def query_model_id(self) -> str:
+        """What a query vector depends on (a cache key): the encoder, plus the query map if one is used."""
+        qmap = self.query_map
+        return self.encoder.model_id + (f"+qmap:{qmap.id}" if qmap else "")
+
+    def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Query vectors: the encoder's, moved by the query map when there is one."""
+        vecs = np.asarray(self.encoder.encode(list(texts), batch_size=batch_size), dtype=np.float32)
+        qmap = self.query_map
+        return qmap.apply(vecs) if qmap is not None and len(vecs) else vecs
 
     def cache_path(self, catalog: Catalog) -> Path:
         return cache_dir() / "embeddings" / f"{_cache_key(catalog, self.encoder.model_id, self.text)}.npy"
@@ -106,7 +130,7 @@ class EmbeddingSelector:
         return self.catalog
 
     def embed_query(self, query: str) -> np.ndarray:
-        return np.asarray(self.encoder.encode([query])[0], dtype=np.float32)
+        return self.encode_queries([query])[0]
 
     def scores(self, query: str, qvec: np.ndarray | None = None) -> np.ndarray:
         """Cosine similarity of every catalog tool to the query."""
@@ -131,4 +155,6 @@ class EmbeddingSelector:
         return out
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.encoder.model_id, "tool_text": self.text}
+        qmap = self.query_map
+        return {"name": self.name, "model": self.encoder.model_id, "tool_text": self.text,
+                "query_map": qmap.id if qmap else None}

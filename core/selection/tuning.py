@@ -223,7 +223,7 @@ def build_split(name: str, catalog: Any, samples: Sequence[dict[str, Any]], keyw
     vectors = {} if vectors is None else vectors
     todo = [t for t in texts if t not in vectors]
     if todo:
-        vectors.update(zip(todo, np.asarray(embedding.encoder.encode(todo, batch_size=batch_size), dtype=np.float32), strict=True))
+        vectors.update(zip(todo, embedding.encode_queries(todo, batch_size=batch_size), strict=True))
     vecs = np.stack([vectors[t] for t in texts])
     emb = (vecs @ embedding.vectors.T).astype(np.float32)
     kw = np.stack([keyword.scores(t) for t in texts]).astype(np.float32)

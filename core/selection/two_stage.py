@@ -169,7 +169,7 @@ class TwoStageSelector:
         if self.hybrid is not None:
             return self._rank_hybrid(query, rows, depth)
         subs = self.subqueries(query)
-        vecs = np.asarray(self.embedding.encoder.encode([query, *subs]), dtype=np.float32)  # one batch
+        vecs = self.embedding.encode_queries([query, *subs])  # one batch
         kw, emb, coarse, fused = self._fused(query, vecs[0], rows)
         n = len(self.catalog)
         sub_best = np.full(n, -1)
@@ -227,7 +227,7 @@ class TwoStageSelector:
         p = self.hybrid
         assert p is not None
         subs = self.subqueries(query) if (p.subquery_weight > 0 or p.subquery_slots > 0) else []
-        vecs = np.asarray(self.embedding.encoder.encode([query, *subs]), dtype=np.float32)  # one batch
+        vecs = self.embedding.encode_queries([query, *subs])  # one batch
         kw = np.stack([self.keyword.scores(t)[rows] for t in [query, *subs]])
         emb = np.stack([self.embedding.scores(t, vecs[j])[rows] for j, t in enumerate([query, *subs])])
         r = hybrid_rank(kw, emb, p, depth)

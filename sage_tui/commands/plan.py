@@ -44,6 +44,10 @@ def plan_cmd(
                                                                            "as a plain command before retrieval (one "
                                                                            "call per clause; for an instruction "
                                                                            "model, docs/PLANNING.md).")] = False,
+    query_map: Annotated[str | None, typer.Option("--query-map", help="auto | none | a map file: the learned map "
+                                                                       "that moves the query embedding toward the "
+                                                                       "tools such requests name (docs/SELECTION.md)."
+                                                                       )] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,
     max_steps: Annotated[int, typer.Option(help="Upper bound on plan steps.")] = 8,
     seed: Annotated[int, typer.Option(help="Decoding seed.")] = 0,
@@ -58,7 +62,7 @@ def plan_cmd(
     from core.planning.events import StageEvent, TokenEvent
     from core.planning.session import PlanRequest, plan_goal
 
-    request = PlanRequest(goal=goal, planner=planner, selector=selector, model=model, lora=lora, endpoint=server,
+    request = PlanRequest(goal=goal, planner=planner, selector=selector, query_map=query_map, model=model, lora=lora, endpoint=server,
                           constraints=parse_constraints(constraints), timing=timing, tags=["cli"], answer_directly=answer_directly,
                           config=PlannerConfig(top_k=top_k, max_steps=max_steps, seed=seed,
                                                clause_rewrite=rewrite_clauses))

@@ -15,6 +15,8 @@ def select_cmd(
     query: Annotated[str | None, typer.Argument(help="What the agent should do, in plain words.", show_default=False)] = None,
     selector: Annotated[list[str] | None, typer.Option("--selector", help="Selector name (see --list); repeat to compare.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many tools to show.")] = 5,
+    query_map: Annotated[str | None, typer.Option("--query-map", help="auto | none | a map file, for the selectors "
+                                                                       "that embed the query (docs/SELECTION.md).")] = None,
     catalog: CatalogOption = None,
     list_: Annotated[bool, typer.Option("--list", help="List the registered selectors and exit.")] = False,
     json_out: JsonOption = False,
@@ -42,6 +44,7 @@ def select_cmd(
     if top_k <= 0:
         raise UsageError(f"--top-k must be positive, got {top_k}")
     from core.catalog import load_catalog
+    from core.planning.registry import QUERY_MAP_SELECTORS
     from core.selection.registry import get_selector
 
     names = list(dict.fromkeys(selector or ["two_stage"]))
@@ -52,7 +55,7 @@ def select_cmd(
     results = {}
     for n in names:
         with err.status(f"loading {n}…") if err.is_terminal else nullcontext():
-            sel = get_selector(n, cat)
+            sel = get_selector(n, cat, **({"query_map": query_map} if query_map and n in QUERY_MAP_SELECTORS else {}))
         results[n] = sel.select(query, top_k)
     if json_out:
         print_json({"query": query, "top_k": top_k, "catalog": cat.source, "results": {n: [s.to_dict() for s in r] for n, r in results.items()}})
