@@ -111,7 +111,8 @@ def test_training_learns_a_map_that_sends_requests_to_their_tools() -> None:
 
 
 def test_texts_that_overlap_an_evaluation_set_are_dropped() -> None:
-    from training.query_map import Pair, drop_overlap
+    from core.selection.paraphrases import Pair
+    from training.query_map import drop_overlap
 
     pairs = [Pair("turn off the lights in the kitchen please", "a", "paraphrase"),
              Pair("order a pizza to the office", "b", "paraphrase")]
@@ -120,7 +121,7 @@ def test_texts_that_overlap_an_evaluation_set_are_dropped() -> None:
 
 
 def test_a_bad_paraphrase_line_names_the_file_line_and_field(tmp_path: Path) -> None:
-    from training.query_map import read_paraphrases
+    from core.selection.paraphrases import read_paraphrases
 
     f = tmp_path / "p.jsonl"
     f.write_text(json.dumps({"tool_id": "a", "paraphrases": ["x", "x", " y "]}) + "\n"

@@ -20,20 +20,12 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.errors import DataError
-
-
-@dataclass(frozen=True)
-class Pair:
-    text: str
-    tool_id: str
-    source: str  # "intent" | "paraphrase"
+from core.selection.paraphrases import Pair, read_paraphrases
 
 
 def intent_pairs(raw_catalog: list[dict[str, Any]], per_intent: int, seed: int = 0) -> list[Pair]:
@@ -49,27 +41,6 @@ def intent_pairs(raw_catalog: list[dict[str, Any]], per_intent: int, seed: int =
                 if text not in seen:
                     seen.add(text)
                     out.append(Pair(text, tid, "intent"))
-    return out
-
-
-def read_paraphrases(path: str | Path, tool_ids: set[str]) -> list[Pair]:
-    """Pairs from a paraphrase file (one JSON object per line: tool_id, intent, paraphrases)."""
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", path=str(path), line=n) from None
-            tid = row.get("tool_id") if isinstance(row, dict) else None
-            if tid not in tool_ids:
-                raise DataError(f"unknown tool {tid!r}", path=str(path), line=n, field="tool_id")
-            paras = row.get("paraphrases")
-            if not isinstance(paras, list) or not all(isinstance(p, str) for p in paras):
-                raise DataError("expected a list of strings", path=str(path), line=n, field="paraphrases")
-            out += [Pair(p.strip(), tid, "paraphrase") for p in dict.fromkeys(paras) if p.strip()]
     return out
 
 

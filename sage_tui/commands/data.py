@@ -52,8 +52,11 @@ def build(
 
 def _detect_kind(path: Path) -> str:
     from core.jsonl import iter_jsonl
+    from core.selection.paraphrases import is_paraphrase_line
 
     for _, obj in iter_jsonl(path):
+        if is_paraphrase_line(obj):
+            return "paraphrases"
         return "catalog" if "tool_id" in obj and "parameters" in obj else "dataset"
     return "dataset"
 
@@ -61,7 +64,7 @@ def _detect_kind(path: Path) -> str:
 @data_app.command("validate")
 @handle_errors
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="Catalog or dataset JSONL files.")],
+    files: Annotated[list[Path], typer.Argument(help="Catalog, dataset or paraphrase JSONL files.")],
     catalog: CatalogOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -76,6 +79,12 @@ def validate(
         if kind == "catalog":
             c = load_catalog(f)
             report.append({"file": str(f), "kind": "catalog", "n": len(c), "categories": len(c.categories())})
+        elif kind == "paraphrases":  # the query map's training data (core/selection/paraphrases.py)
+            from core.selection.paraphrases import read_paraphrases
+
+            if cat is None:
+                cat = load_catalog(catalog)
+            report.append({"file": str(f), "kind": "paraphrases", "n": len({p.tool_id for p in read_paraphrases(f, set(cat.ids))})})
         else:
             ds = load_dataset(f)
             if cat is None:
