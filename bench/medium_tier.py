@@ -8,7 +8,8 @@ methods, seeds and grid (medium preset), resumes it when it is unfinished, start
 skips it when it is complete, so running it again after a closed session (or `kill`) continues where it
 stopped, losing at most the cell in progress. `--plan` prints every stage's cells done / left and the time the
 finished cells took, and trains nothing. The external sets (MetaTool, Seal-Tools) are imported from
-../shared/benchmarks into $SAGE_TUI_EXT (default /work/ext) when missing, so every cell is scored on them too.
+../shared/benchmarks into $SAGE_TUI_EXT (default /work/ext) when missing, and every cell of the main comparison
+is scored on them too (the ablation stages skip them: about 10 minutes a cell on 2 cores).
 
 Stages (one seed each for the ablations; the main comparison has three):
 - main: A, B1, B2, B3, C, D, R x seeds 0-2, coreset budget 0.4 (the preset's).
@@ -87,8 +88,10 @@ def main() -> None:
         before = cells_status(store, parent)[0]
         t0 = time.perf_counter()
 
-        def overrides(cfg: Any) -> None:
-            cfg.eval.external = list(externals)
+        scored_on = list(externals) if stage["external"] else []
+
+        def overrides(cfg: Any, scored_on: list[str] = scored_on) -> None:
+            cfg.eval.external = list(scored_on)
 
         print(f"== stage {name}: {'resuming ' + parent['id'] if parent else 'starting'}", flush=True)
         if parent:

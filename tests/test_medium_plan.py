@@ -51,3 +51,9 @@ def test_every_stage_leaves_out_what_the_main_comparison_has() -> None:
     assert base.continual.replay_ratio not in STAGES["replay"]["grid"]["replay_ratio"]
     assert base.continual.buffer_size not in STAGES["replay"]["grid"]["buffer_size"]
     assert len(STAGES["budget"]["grid"]["budget"]) + 2 >= 4  # with 0.4 (main) and 1.0 (A): >= 4 x-values
+
+
+def test_only_the_main_comparison_is_scored_on_the_external_sets() -> None:
+    """The paper's table reports the trained agent on MetaTool and Seal-Tools; the ablations skip that cost."""
+    assert STAGES["main"]["external"] is True
+    assert [n for n, s in STAGES.items() if s["external"]] == ["main"]
