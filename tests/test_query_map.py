@@ -138,3 +138,21 @@ def test_a_query_map_for_a_selector_that_does_not_embed_the_query_is_a_usage_err
 
     with pytest.raises(UsageError, match="keyword"):
         make_selector(catalog, "keyword", query_map="auto")
+
+
+def test_planners_get_the_bundled_map_unless_told_otherwise(catalog, monkeypatch) -> None:
+    """make_selector (plan, the TUI, eval planning) gives an embedding selector the default map ("auto"), keeps an
+    explicit "none", and a keyword selector has no map and no error."""
+    from core.planning import registry
+    from core.selection import registry as sel_registry
+
+    asked: list[dict] = []
+    monkeypatch.setattr(sel_registry, "get_selector", lambda name, cat, **kw: asked.append({"name": name, **kw}))
+    registry.make_selector(catalog, "two_stage")
+    registry.make_selector(catalog, "embedding", query_map="none")
+    registry.make_selector(catalog, "keyword")
+    registry.make_selector(catalog)
+    assert registry.DEFAULT_QUERY_MAP == "auto"
+    assert asked == [{"name": "two_stage", "query_map": "auto"}, {"name": "embedding", "query_map": "none"},
+                     {"name": "keyword"}, {"name": registry.DEFAULT_SELECTOR}]
+    assert registry.default_query_map("two_stage") == "auto" and registry.default_query_map("keyword") is None

@@ -22,19 +22,32 @@ DEFAULT_PLANNER = "grounded"  # measured on the hand-written dev goals: docs/PLA
 
 
 QUERY_MAP_SELECTORS = ("embedding", "two_stage")  # the built-ins that embed the query
+# the query map a planning selector gets when none is asked for: the bundled learned map (session 12: hand-written
+# test goals, grounded tool choice node F1 +0.055 [+0.018, +0.095]; docs/SELECTION.md "A learned query map")
+DEFAULT_QUERY_MAP = "auto"
+
+
+def default_query_map(name: str | None, query_map: str | None = None) -> str | None:
+    """The query map a selector named `name` plans with: `query_map` when given, else DEFAULT_QUERY_MAP for
+    a selector that embeds the query, else None (the selector has no query embedding to move)."""
+    if query_map is not None:
+        return query_map
+    return DEFAULT_QUERY_MAP if (name or DEFAULT_SELECTOR) in QUERY_MAP_SELECTORS else None
 
 
 def make_selector(catalog: Catalog, name: str | None = None, *, query_map: str | None = None) -> Any:
-    """A fitted selector from the selection registry (`core.selection.registry.get_selector`). No silent
-    fallback: a selector that cannot be built (e.g. a missing embedding model) is an error naming it.
-    `query_map` ("auto", "none" or a map file; `core.selection.query_map`) is for a selector that embeds the
-    query; asking it of another is an error."""
+    """A fitted selector from the selection registry (`core.selection.registry.get_selector`) as the planners
+    use it. No silent fallback: a selector that cannot be built (e.g. a missing embedding model) is an error
+    naming it. `query_map` ("auto", "none" or a map file; `core.selection.query_map`) is for a selector that
+    embeds the query (None: `default_query_map`); asking it of another is an error."""
     from core.selection.registry import get_selector
 
     name = name or DEFAULT_SELECTOR
+    explicit = query_map is not None
+    query_map = default_query_map(name, query_map)
     if query_map is None:
         return get_selector(name, catalog)
-    if name not in QUERY_MAP_SELECTORS:
+    if explicit and name not in QUERY_MAP_SELECTORS:
         raise UsageError(f"selector {name!r} does not embed the query, so a query map does not apply",
                          hint=f"use one of {list(QUERY_MAP_SELECTORS)}")
     return get_selector(name, catalog, query_map=str(query_map))

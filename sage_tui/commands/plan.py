@@ -46,7 +46,8 @@ def plan_cmd(
                                                                            "model, docs/PLANNING.md).")] = False,
     query_map: Annotated[str | None, typer.Option("--query-map", help="auto | none | a map file: the learned map "
                                                                        "that moves the query embedding toward the "
-                                                                       "tools such requests name (docs/SELECTION.md)."
+                                                                       "tools such requests name (default: auto for "
+                                                                       "embedding / two_stage; docs/SELECTION.md)."
                                                                        )] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,
     max_steps: Annotated[int, typer.Option(help="Upper bound on plan steps.")] = 8,

@@ -16,7 +16,8 @@ def select_cmd(
     selector: Annotated[list[str] | None, typer.Option("--selector", help="Selector name (see --list); repeat to compare.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many tools to show.")] = 5,
     query_map: Annotated[str | None, typer.Option("--query-map", help="auto | none | a map file, for the selectors "
-                                                                       "that embed the query (docs/SELECTION.md).")] = None,
+                                                                       "that embed the query (default: auto, as the "
+                                                                       "planners use them; docs/SELECTION.md).")] = None,
     catalog: CatalogOption = None,
     list_: Annotated[bool, typer.Option("--list", help="List the registered selectors and exit.")] = False,
     json_out: JsonOption = False,
@@ -44,7 +45,7 @@ def select_cmd(
     if top_k <= 0:
         raise UsageError(f"--top-k must be positive, got {top_k}")
     from core.catalog import load_catalog
-    from core.planning.registry import QUERY_MAP_SELECTORS
+    from core.planning.registry import QUERY_MAP_SELECTORS, default_query_map
     from core.selection.registry import get_selector
 
     names = list(dict.fromkeys(selector or ["two_stage"]))
@@ -55,7 +56,8 @@ def select_cmd(
     results = {}
     for n in names:
         with err.status(f"loading {n}…") if err.is_terminal else nullcontext():
-            sel = get_selector(n, cat, **({"query_map": query_map} if query_map and n in QUERY_MAP_SELECTORS else {}))
+            qmap = default_query_map(n, query_map) if n in QUERY_MAP_SELECTORS else None
+            sel = get_selector(n, cat, **({"query_map": qmap} if qmap else {}))
         results[n] = sel.select(query, top_k)
     if json_out:
         print_json({"query": query, "top_k": top_k, "catalog": cat.source, "results": {n: [s.to_dict() for s in r] for n, r in results.items()}})
