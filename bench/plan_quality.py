@@ -3,7 +3,8 @@
     .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
         [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
 
-An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm][~rw=0|1][~rwc=0|1][~cq=raw|action]` (`rw`: PlannerConfig.clause_rewrite; `rwc`: PlannerConfig.rewrite_context; `cq`:
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm][~rw=0|1][~rwc=0|1][~cq=raw|action][~qm=auto|none|FILE]` (`qm`: the selector's query map, default
+the planners' (`core.planning.registry.DEFAULT_QUERY_MAP`); `rw`: PlannerConfig.clause_rewrite; `rwc`: PlannerConfig.rewrite_context; `cq`:
 PlannerConfig.clause_query; `direct`: the goal-level timing
 decision first, as the plan session does; "answer directly" gives the empty plan, its time counted; `sr`: retrieval per
 sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
@@ -75,15 +76,16 @@ def main() -> None:
     samples = [s for s in ds.samples if in_subset(s["id"], args.subset) and len(s["gold"]["steps"]) >= args.min_steps]
     samples = samples[: args.limit] if args.limit else samples
     arms = [a for a in args.arms.split(",") if a]
-    selectors: dict[str | None, object] = {}
+    selectors: dict[tuple[str, str | None], object] = {}
     planners = {}
     deciders: dict[str, object] = {}  # arm -> the timing decider that may answer its goals directly
     backends: dict[str | None, object] = {}  # one engine per model, shared by the arms that use it
     for spec in arms:
         name, opts = parse_arm(spec)
         sel_name = opts.get("selector", args.selector) or PLANNERS[name].default_selector
-        if sel_name not in selectors:
-            selectors[sel_name] = make_selector(catalog, sel_name)
+        sel_key = (sel_name, opts.get("qm"))
+        if sel_key not in selectors:
+            selectors[sel_key] = make_selector(catalog, sel_name, query_map=opts.get("qm"))
         cfg = PlannerConfig(top_k=int(opts.get("top_k", 8)),
                             subgoal_top_k=int(opts["sgk"]) if "sgk" in opts else None,
                             subgoal_retrieval=int(opts["sr"]) if "sr" in opts else None,
@@ -98,12 +100,12 @@ def main() -> None:
         if PLANNERS[name].uses_llm and model not in backends:
             backends[model] = make_backend(model, None, None, "plan")
         backend = backends[model] if PLANNERS[name].uses_llm else None
-        planners[spec] = make_planner(name, catalog, selector=selectors[sel_name], backend=backend, config=cfg)
+        planners[spec] = make_planner(name, catalog, selector=selectors[sel_key], backend=backend, config=cfg)
         if "direct" in opts:
             from core.timing.decider import TimingDecider
 
             tb = make_backend(model, None, None, "timing") if opts["direct"] != "rule" else None
-            deciders[spec] = TimingDecider(opts["direct"], catalog, selector=selectors[sel_name], backend=tb)
+            deciders[spec] = TimingDecider(opts["direct"], catalog, selector=selectors[sel_key], backend=tb)
     per: dict[str, list[dict]] = {a: [] for a in arms}
     where = args.dataset or args.split
     print(f"{len(samples)} goals ({where}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)
