@@ -43,13 +43,12 @@ def make_selector(catalog: Catalog, name: str | None = None, *, query_map: str |
     from core.selection.registry import get_selector
 
     name = name or DEFAULT_SELECTOR
-    explicit = query_map is not None
+    if query_map is not None and name not in QUERY_MAP_SELECTORS:
+        raise UsageError(f"selector {name!r} does not embed the query, so a query map does not apply",
+                         hint=f"use one of {list(QUERY_MAP_SELECTORS)}")
     query_map = default_query_map(name, query_map)
     if query_map is None:
         return get_selector(name, catalog)
-    if explicit and name not in QUERY_MAP_SELECTORS:
-        raise UsageError(f"selector {name!r} does not embed the query, so a query map does not apply",
-                         hint=f"use one of {list(QUERY_MAP_SELECTORS)}")
     return get_selector(name, catalog, query_map=str(query_map))
 
 
