@@ -128,6 +128,8 @@ def test_ctrl_c_mid_eval_resumes_where_it_stopped(tmp_path: Path, store: RunStor
     assert evaluated == [s["id"] for s in ds.samples[47:]]  # nothing done twice, nothing skipped
     assert store.get_run(run["id"])["status"] == "completed"
     assert len(store.list_runs(kind="eval")) == 1
+    # what it ran with is stored at the start and again at the resume (which may be on another machine)
+    assert [e["message"] for e in store.events(run["id"])].count("environment") == 2
     # the resumed result equals an uninterrupted evaluation of the same data
     fresh = run_evaluation(ev, ds, store, catalog_hash=catalog.hash, resume=False)
     strip = {k: v for k, v in fresh.metrics.items() if not k.startswith("latency")}

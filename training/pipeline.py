@@ -99,6 +99,7 @@ def run_training(
 
     `reuse_base` (set by `compare`): load the base model once per process and give each run a copy
     with a fresh LoRA (training/trainer.py `load_base`)."""
+    from core.store.environment import record_environment
     from training.base_models import resolve_base_model
 
     log = log or (lambda s: print(s, flush=True))
@@ -110,6 +111,7 @@ def run_training(
     else:
         rid = store.create_run("train", cfg.to_dict(), method=cfg.method, name=cfg.name, tags=tags,
                                run_id=run_id, parent_id=parent_id)
+    record_environment(store, rid)
     out_dir = Path(cfg.output.dir) if cfg.output.dir else cache_dir() / "runs" / rid
     with store.finishing(rid, log_errors=True):
         model_dir = resolve_base_model(cfg.model.base)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from core.datasets import Dataset
 from core.store import RunStore
+from core.store.environment import record_environment
 from core.store.runstore import config_hash, pid_alive
 
 
@@ -121,6 +122,7 @@ def run_evaluation(
             catalog_hash=catalog_hash,
         )
         store.update_run(run_id, config_hash=chash)
+    record_environment(store, run_id)
     resumed_from = len(done)
     pending: list[SampleResult] = []
 

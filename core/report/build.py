@@ -14,6 +14,7 @@ from core.report.aggregate import AblationSection, Row, ablation_sections, table
 from core.report.select import Selection, child_evals, seed_of, select_runs
 from core.report.specs import TABLE1_METRICS
 from core.store import RunStore
+from core.store.environment import latest_environment
 
 TABLE_FILES = ("table1.tex", "table1.md", "paired.tex", "paired.md", "ablation.tex", "ablation.md", "results.tex",
                "results.md", "runs.json")
@@ -40,8 +41,9 @@ def _section_json(s: AblationSection) -> dict[str, Any]:
     return {"task": s.task, "component": s.component, "dataset": s.dataset, "n_samples": s.n_samples, "limit": s.limit, "rows": _rows_json(s.rows)}
 
 
-def _run_json(run: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: run.get(k) for k in RUN_FIELDS}, "config": run.get("config"), "seed": seed_of(run), "tags": sorted(run.get("tags") or [])}
+def _run_json(store: RunStore, run: dict[str, Any]) -> dict[str, Any]:
+    return {**{k: run.get(k) for k in RUN_FIELDS}, "config": run.get("config"), "seed": seed_of(run),
+            "tags": sorted(run.get("tags") or []), "environment": latest_environment(store, run["id"])}
 
 
 def _write(path: Path, text: str) -> None:
@@ -122,7 +124,7 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
         "paired": [paired.section_json(p) for p in pairs],
         "ablation": [_section_json(s) for s in sections],
         "figures": figs,
-        "runs": {rid: _run_json(r) for rid, r in sorted(all_runs.items())},
+        "runs": {rid: _run_json(store, r) for rid, r in sorted(all_runs.items())},
     }
     _write(out / "runs.json", json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
     files.append("runs.json")
