@@ -102,10 +102,12 @@ def main() -> None:
         backend = backends[model] if PLANNERS[name].uses_llm else None
         planners[spec] = make_planner(name, catalog, selector=selectors[sel_key], backend=backend, config=cfg)
         if "direct" in opts:
-            from core.timing.decider import TimingDecider
+            from core.timing.decider import FIT_SELECTOR, TimingDecider
 
             tb = make_backend(model, None, None, "timing") if opts["direct"] != "rule" else None
-            deciders[spec] = TimingDecider(opts["direct"], catalog, selector=selectors[sel_key], backend=tb)
+            # as the plan session: the decider ranks on the selector it was fit with, not the planner's
+            deciders[spec] = TimingDecider(opts["direct"], catalog, selector=make_selector(catalog, FIT_SELECTOR),
+                                           backend=tb)
     per: dict[str, list[dict]] = {a: [] for a in arms}
     where = args.dataset or args.split
     print(f"{len(samples)} goals ({where}/{args.subset}), arms {arms}, load {os.getloadavg()[0]:.2f}", flush=True)

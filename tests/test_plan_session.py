@@ -171,3 +171,33 @@ def test_a_goal_answered_directly_gets_no_plan_and_no_llm_call(tmp_path: Path) -
     # a goal that needs a tool is planned, and the goal's decision is not taken twice
     out2, _, _ = _run(tmp_path / "b", answer_directly=True)
     assert out2.plan.steps and [t["step_id"] for t in out2.timing].count(None) == 1
+
+
+def test_timing_decider_uses_the_selector_it_was_fit_with_not_the_planner_s(tmp_path: Path) -> None:
+    """The rule's threshold was fit on the keyword selector's scores; the planner's retrieval (here a test double,
+    in the app two_stage with the query map) must not feed it."""
+    from core.timing.decider import FIT_SELECTOR
+
+    class Spy(OverlapSelector):
+        name = "spy"
+        queries: list[str] = []
+
+        def select(self, query: str, top_k: int = 5, candidates=None):
+            self.queries.append(query)
+            return super().select(query, top_k, candidates)
+
+    store = RunStore(tmp_path / "runs.db")
+
+    def run(timing: str) -> tuple[Any, int]:
+        spy = Spy().fit(CAT)
+        spy.queries = []
+        out = plan_goal(PlanRequest(GOAL, timing=timing), store, None, catalog=CAT, selector=spy,
+                        backend=ScriptedBackend([SUBGOALS, STEPS]))
+        return out, len(spy.queries)
+
+    without, n_without = run("none")
+    out, n_with = run("rule")
+    assert len(out.timing) == 3 and not without.timing  # the goal and each step were decided...
+    assert n_with == n_without > 0  # ...without one query to the planner's selector
+    payload = next(e["payload"] for e in store.events(out.run_id) if e["message"] == "timing")
+    assert payload["selector"] == FIT_SELECTOR == "keyword"

@@ -153,10 +153,12 @@ def plan_problems(plan: Plan) -> tuple[list[str], list[str]]:
 
 
 def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = None, *, catalog: Catalog,
-              selector: Any = None, backend: Any = None, timing_backend: Any = None,
+              selector: Any = None, backend: Any = None, timing_backend: Any = None, timing_selector: Any = None,
               is_cancelled: Callable[[], bool] | None = None) -> PlanOutcome:
     """Plan `request.goal` over `catalog` and store one `plan` run (see the module docstring). `selector` /
-    `backend` / `timing_backend` are built from the request when None (tests and the app may inject them).
+    `backend` / `timing_backend` are built from the request when None (tests and the app may inject them);
+    the timing decider gets `timing_selector`, by default the selector it was fit with
+    (`core.timing.decider.FIT_SELECTOR`), never the planner's.
     Raises the error that stopped planning after storing the run as failed/interrupted and emitting
     FailedEvent; returns the outcome otherwise (status "failed" when constraint violations remain)."""
     from core.planning.registry import PLANNERS, make_planner, make_selector
@@ -202,7 +204,7 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
 
     with store.finishing(run_id, before=failed, interrupts=(Cancelled, KeyboardInterrupt, InterruptedError),
                          log_errors=True):
-        decider = _decider(request, catalog, selector, timing_backend, emit)
+        decider = _decider(request, catalog, timing_selector, timing_backend, emit)
         timing = []
         if decider is not None and request.answer_directly and not c.must_use:
             timing.append(_decide(decider, request, None, request.goal, emit, check))
@@ -230,7 +232,8 @@ def plan_goal(request: PlanRequest, store: Any, on_event: EventSink | None = Non
                 timing += [_decide(decider, request, sid, text, emit, check)
                            for sid, text in ([] if timing else [(None, plan.goal)]) + texts]
         check()
-        status = _store(store, run_id, plan, timing, time.perf_counter() - t0)
+        status = _store(store, run_id, plan, timing, time.perf_counter() - t0,
+                        getattr(getattr(decider, "selector", None), "name", None))
     seconds = time.perf_counter() - t0
     emit(DoneEvent(plan, run_id, status, seconds))
     return PlanOutcome(plan, run_id, status, timing, seconds)
@@ -252,17 +255,21 @@ def direct_answer_plan(goal: str, planner: str, reason: str) -> Plan:
 
 
 def _decider(request: PlanRequest, catalog: Catalog, selector: Any, backend: Any, emit: EventSink) -> Any:
-    """The timing decider for this request (None when the request says "none")."""
+    """The timing decider for this request (None when the request says "none"), on `selector` or, when None,
+    on the selector its rule was fit with (FIT_SELECTOR): the planner's retrieval scores are not what the rule's
+    threshold was tuned on."""
     if request.timing == "none":
         return None
-    from core.timing.decider import TimingDecider
+    from core.planning.registry import make_selector
+    from core.timing.decider import FIT_SELECTOR, TimingDecider
 
     emit(StageEvent("timing", request.timing))
     if request.timing != "rule" and backend is None:
         from core.llm.factory import make_backend
 
         backend = make_backend(request.model, request.lora, request.endpoint, "timing")
-    return TimingDecider(request.timing, catalog, selector=selector, backend=backend)
+    return TimingDecider(request.timing, catalog, selector=selector or make_selector(catalog, FIT_SELECTOR),
+                         backend=backend)
 
 
 def _decide(decider: Any, request: PlanRequest, step_id: int | None, text: str, emit: EventSink,
@@ -275,7 +282,8 @@ def _decide(decider: Any, request: PlanRequest, step_id: int | None, text: str, 
     return {"step_id": step_id, "by": by, **d.to_dict()}
 
 
-def _store(store: Any, run_id: str, plan: Plan, timing: list[dict[str, Any]], seconds: float) -> str:
+def _store(store: Any, run_id: str, plan: Plan, timing: list[dict[str, Any]], seconds: float,
+           selector_name: str | None = None) -> str:
     """Events (plan, validation, timing), metrics and the final status; returns the status."""
     store.log_event(run_id, "plan", payload=plan.to_dict())
     violations = plan.meta.get("constraint_violations") or []
@@ -283,7 +291,7 @@ def _store(store: Any, run_id: str, plan: Plan, timing: list[dict[str, Any]], se
                                                    "repairs": [r.__dict__ for r in plan.repairs],
                                                    "violations": violations})
     if timing:
-        store.log_event(run_id, "timing", payload={"decisions": timing})
+        store.log_event(run_id, "timing", payload={"decisions": timing, "selector": selector_name})
     metrics = {k: float(v) for k, v in plan.meta.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     store.log_metrics(run_id, {**metrics, "steps": float(len(plan.steps)), "session_s": seconds})
     if violations:

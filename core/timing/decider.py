@@ -25,6 +25,12 @@ DEFAULT_LLM_WEIGHT = 1.0
 MAX_MESSAGE_CHARS = 2000
 
 
+# the selector whose top score the rule's tool_score feature was fit on (threshold, band and combiner:
+# bench/timing_cv.py --selector keyword). A decider fed another selector's scores sees another distribution: on
+# the hand-written goals, two_stage with the query map cut the rule's recall from 0.91 to 0.81 (docs/PLANNING.md)
+FIT_SELECTOR = "keyword"
+
+
 @dataclass
 class TimingConfig:
     threshold: float = 0.6  # rule: call a tool when P(tool) >= threshold (tuned: bench/tune_timing.py)
