@@ -175,7 +175,8 @@ def check_against_catalog(ds: Dataset, catalog: Catalog) -> None:
                 raise DataError(f"unknown tool id {tid!r}", path=ds.path, line=i + 1, field=fld)
 
 
-SPLITS = ("train", "test", "test_extended", "validation", "handwritten", "handwritten-dev", "handwritten-test")
+SPLITS = ("train", "test", "test_extended", "validation", "handwritten", "handwritten-dev", "handwritten-test",
+          "handwritten-confirm")
 HANDWRITTEN_SUBSETS = {"handwritten-dev": "dev", "handwritten-test": "test"}
 
 
@@ -190,6 +191,12 @@ def default_dataset_path(task: str, split: str = "test_extended") -> Path:
         if task not in CONVERSIONS:
             raise NotFoundError(f"no handwritten split for task {task!r}; it has {', '.join(CONVERSIONS)}")
         return handwritten_path()
+    if split == "handwritten-confirm":  # the second, report-only hand-written file (core.handwritten.confirm_path)
+        from core.handwritten import CONVERSIONS, confirm_path
+
+        if task not in CONVERSIONS:
+            raise NotFoundError(f"no handwritten-confirm split for task {task!r}; it has {', '.join(CONVERSIONS)}")
+        return confirm_path()
     if split == "train":
         return datasets_dir() / "train" / "dialogs.jsonl"
     p = datasets_dir() / split / f"{task}.jsonl"

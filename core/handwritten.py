@@ -51,7 +51,7 @@ TAGS = frozenset({
 })
 NO_TOOL_KINDS = frozenset({"general_knowledge", "chit_chat", "math", "writing", "advice"})
 STEP_REF = re.compile(r"\{\{step_(\d+)\}\}")
-ID_RE = re.compile(r"hw-\d{3,}")
+ID_RE = re.compile(r"h[wc]-\d{3,}")  # hw-: plans.jsonl; hc-: confirm.jsonl (report-only, see confirm_path)
 # the task types the set converts to (tool_selection needs per-sample candidate lists, which it has not)
 CONVERSIONS = ("task_planning", "tool_retrieval", "timing_judgment")
 
@@ -59,6 +59,12 @@ CONVERSIONS = ("task_planning", "tool_retrieval", "timing_judgment")
 def handwritten_path() -> Path:
     """The bundled file."""
     return assets_dir() / "handwritten" / "plans.jsonl"
+
+
+def confirm_path() -> Path:
+    """The confirmation set: goals written after every planner choice of sessions 1-12 was made, by another
+    writer, never looked at while choosing anything (ids `hc-NNN`; all of it is a report subset)."""
+    return assets_dir() / "handwritten" / "confirm.jsonl"
 
 
 def _fail(msg: str, where: dict[str, Any], field: str | None) -> DataError:
@@ -105,7 +111,7 @@ def validate_item(obj: dict[str, Any], *, catalog: Catalog | None = None, path: 
         if k not in KEYS:
             raise _fail(f"unknown field; expected one of {KEYS}", where, k)
     if not isinstance(obj["id"], str) or not ID_RE.fullmatch(obj["id"]):
-        raise _fail("expected an id like 'hw-001'", where, "id")
+        raise _fail("expected an id like 'hw-001' (or 'hc-001' in the confirmation set)", where, "id")
     if not isinstance(obj["goal"], str) or not obj["goal"].strip():
         raise _fail("expected a non-empty string", where, "goal")
     intents, needs_tool = obj["intents"], obj["needs_tool"]
@@ -271,9 +277,12 @@ def to_samples(items: Iterable[dict[str, Any]], task: str = "task_planning") -> 
 
 def in_subset(sample_id: str, subset: str) -> bool:
     """The set's fixed split by id: `dev` = ids whose number is divisible by 5 (used to choose between pipeline
-    variants), `test` = the others (reported, never used for a choice), `all` = every sample."""
+    variants), `test` = the others (reported, never used for a choice), `all` = every sample. Every id of the
+    confirmation set (`hc-`) is `test`."""
     if subset == "all":
         return True
+    if sample_id.startswith("hc-"):  # the confirmation set has no design part
+        return subset == "test"
     digits = "".join(ch for ch in sample_id.split("-")[-1] if ch.isdigit())
     dev = bool(digits) and int(digits) % 5 == 0
     return dev if subset == "dev" else not dev

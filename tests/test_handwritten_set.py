@@ -15,6 +15,7 @@ from core.catalog import load_catalog
 from core.errors import DataError, NotFoundError
 from core.handwritten import (
     NO_TOOL_KINDS,
+    confirm_path,
     gold_with_alternatives,
     handwritten_path,
     load_handwritten,
@@ -34,9 +35,25 @@ def catalog():
     return load_catalog()
 
 
+# per file: the coverage it promises (minimum items per intent count, total, categories, tag floors)
+COVERAGE = {
+    "plans": {"buckets": MIN_BUCKETS, "total": 170, "per_category": 15, "conditional": 10, "relative_date": 30,
+              "pronoun": 30, "chains": 5},
+    "confirm": {"buckets": {0: 8, 1: 20, 2: 30, 3: 20, 4: 10}, "total": 100, "per_category": 5, "conditional": 5,
+                "relative_date": 12, "pronoun": 12, "chains": 2},
+}
+
+
 @pytest.fixture(scope="module")
 def items(catalog) -> list[dict[str, Any]]:
     return load_handwritten(catalog=catalog)
+
+
+@pytest.fixture(scope="module", params=["plans", "confirm"])
+def each_file(request, catalog) -> tuple[str, list[dict[str, Any]]]:
+    """Both hand-written files: the set (plans.jsonl) and the report-only confirmation set (confirm.jsonl)."""
+    path = handwritten_path() if request.param == "plans" else confirm_path()
+    return request.param, load_handwritten(path, catalog=catalog)
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +75,14 @@ def test_bundled_file_is_the_default() -> None:
     assert not str(handwritten_path()).startswith(str(DATASETS))  # outside the generated, byte-checked tree
 
 
-def test_every_item_is_valid_gold(items, catalog) -> None:
+def test_every_item_is_valid_gold(each_file, catalog) -> None:
     from jsonschema import Draft202012Validator
 
     from core.metrics.planning import gold_steps, plan_metrics
 
+    name, items = each_file
+    prefix = {"plans": "hw-", "confirm": "hc-"}[name]
+    assert all(i["id"].startswith(prefix) for i in items)
     assert len({i["id"] for i in items}) == len(items)
     for it in items:
         steps = it["gold"]["steps"]
@@ -88,31 +108,34 @@ def test_every_item_is_valid_gold(items, catalog) -> None:
             assert m["executability"] == m["exact_match"] == m["node_f1"] == m["edge_f1"] == 1.0, it["id"]
 
 
-def test_coverage(items, catalog) -> None:
-    assert len(items) >= 170
+def test_coverage(each_file, catalog) -> None:
+    name, items = each_file
+    want = COVERAGE[name]
+    assert len(items) >= want["total"]
     buckets = Counter(i["intents"] for i in items)
-    for k, n in MIN_BUCKETS.items():
+    for k, n in want["buckets"].items():
         assert buckets[k] >= n, (k, buckets)
     cats = Counter(catalog.get(s["tool_id"]).category for i in items for s in i["gold"]["steps"])
-    assert len(cats) == CATEGORIES and min(cats.values()) >= 15, cats
+    assert len(cats) == CATEGORIES and min(cats.values()) >= want["per_category"], cats
     tool_items = [i for i in items if i["needs_tool"]]
     tags = Counter(t for i in tool_items for t in i["tags"])
     assert tags["implicit"] >= 0.25 * len(tool_items)
-    assert tags["conditional"] >= 10 and tags["relative_date"] >= 30 and tags["pronoun"] >= 30
+    assert all(tags[t] >= want[t] for t in ("conditional", "relative_date", "pronoun")), tags
     assert tags["dependency"] >= 0.3 * len(tool_items)
     # search -> book chains: a booking depends on the search for it
     chains = [i for i in tool_items for s in i["gold"]["steps"]
               if s["tool_id"].endswith("_book") and any(
                   i["gold"]["steps"][d - 1]["tool_id"] == s["tool_id"].replace("_book", "_search")
                   for d in s["depends_on"])]
-    assert len(chains) >= 5
+    assert len(chains) >= want["chains"]
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def test_no_goal_leaks_into_or_from_generated_data(items, dataset_texts) -> None:
+def test_no_goal_leaks_into_or_from_generated_data(each_file, dataset_texts) -> None:
+    _name, items = each_file
     norm = {normalize_goal(t) for t in dataset_texts}
     goals = [normalize_goal(i["goal"]) for i in items]
     assert not [g for g in goals if g in norm]
@@ -139,11 +162,26 @@ def test_no_goal_leaks_into_or_from_generated_data(items, dataset_texts) -> None
     assert not near, near
 
 
-def test_no_near_duplicates_inside_the_set(items) -> None:
+def test_no_near_duplicates_inside_the_set(each_file) -> None:
+    _name, items = each_file
     toks = [frozenset(normalize_goal(i["goal"]).split()) for i in items]
     pairs = [(items[a]["id"], items[b]["id"]) for a in range(len(items)) for b in range(a + 1, len(items))
              if _jaccard(toks[a], toks[b]) >= 0.7]
     assert not pairs, pairs
+
+
+def test_confirmation_set_is_new_to_the_set_and_to_the_query_map_s_training_texts(items, catalog) -> None:
+    """confirm.jsonl was written after the map was trained: none of its goals is near the first set's goals or
+    any paraphrase the map learned from (assets/selection/paraphrases.jsonl)."""
+    confirm = load_handwritten(confirm_path(), catalog=catalog)
+    seen = [normalize_goal(i["goal"]) for i in items]
+    for line in (ROOT / "assets" / "selection" / "paraphrases.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        seen += [normalize_goal(t) for t in [row["intent"], *row["paraphrases"]]]
+    seen_sets = [frozenset(t.split()) for t in seen]
+    near = [(c["id"], round(j, 2)) for c in confirm for t in seen_sets
+            if (j := _jaccard(frozenset(normalize_goal(c["goal"]).split()), t)) >= NEAR_DUPLICATE]
+    assert not near, near
 
 
 def _bad_copy(tmp_path: Path, lineno: int, edit) -> Path:
@@ -303,6 +341,11 @@ def test_dev_and_test_subsets_split_the_set_by_id_and_hash_apart(items) -> None:
     assert len({whole.sha256, dev.sha256, test.sha256}) == 3  # stored runs of the subsets never mix
     assert (dev.split, test.split, whole.split) == ("handwritten-dev", "handwritten-test", None)
     assert in_subset("hw-010", "dev") and in_subset("hw-011", "test") and in_subset("hw-011", "all")
+    # the confirmation set is report-only: no id of it is in a design subset
+    assert in_subset("hc-010", "test") and not in_subset("hc-010", "dev") and in_subset("hc-010", "all")
+    confirm = load_split("task_planning", "handwritten-confirm")
+    assert confirm.path.endswith("handwritten/confirm.jsonl") and confirm.samples
+    assert all(s["id"].startswith("hc-") for s in confirm.samples)
     from core.datasets import default_dataset_path
 
     with pytest.raises(NotFoundError, match="load_split"):  # a path alone would silently mean the whole set
