@@ -277,8 +277,9 @@ def to_samples(items: Iterable[dict[str, Any]], task: str = "task_planning") -> 
 
 def in_subset(sample_id: str, subset: str) -> bool:
     """The set's fixed split by id: `dev` = ids whose number is divisible by 5 (used to choose between pipeline
-    variants), `test` = the others (reported, never used for a choice), `all` = every sample. Every id of the
-    confirmation set (`hc-`) is `test`."""
+    variants), `test` = the others (the report subset until session 12, whose query-map decision was taken on it;
+    design data since), `all` = every sample. Every id of the confirmation set (`hc-`, the report set now) is
+    `test`."""
     if subset == "all":
         return True
     if sample_id.startswith("hc-"):  # the confirmation set has no design part
