@@ -346,6 +346,7 @@ def test_dev_and_test_subsets_split_the_set_by_id_and_hash_apart(items) -> None:
     confirm = load_split("task_planning", "handwritten-confirm")
     assert confirm.path.endswith("handwritten/confirm.jsonl") and confirm.samples
     assert all(s["id"].startswith("hc-") for s in confirm.samples)
+    assert confirm.split == "handwritten-confirm"  # stored with its metrics; the file's folder would say "handwritten"
     from core.datasets import default_dataset_path
 
     with pytest.raises(NotFoundError, match="load_split"):  # a path alone would silently mean the whole set
