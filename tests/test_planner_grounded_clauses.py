@@ -252,3 +252,65 @@ def test_rewrite_context_shows_the_whole_goal_with_the_clause_marked() -> None:
                  config=PlannerConfig(goal_weight=0.0, clause_rewrite=True, rewrite_context=False)).plan(goal)
     assert alone.calls[0]["messages"][-1]["content"] == plan.subgoals[0].description
     assert "Rewrite the user's request" in alone.calls[0]["messages"][0]["content"]
+
+
+def test_a_title_or_abbreviation_does_not_end_a_clause() -> None:
+    from core.planning.base import split_clauses
+
+    assert intent_clauses("Make a playlist called Road Trip and stick Mr. Brightside on it", 4) == \
+        ["Make a playlist called Road Trip", "stick Mr. Brightside on it"]
+    assert split_clauses("Ask Dr. Hale for a slot. Then email St. Ives council", 4) == \
+        ["Ask Dr. Hale for a slot", "Then email St. Ives council"]
+    assert split_clauses("Book it. Then pay", 4) == ["Book it", "Then pay"]  # a real full stop still splits
+
+
+def _booking_catalog():
+    from planning_support import _tool
+
+    return make_catalog([
+        _tool("hotel_search", "Search hotels in a city for given dates", {"city": "string"}, ["city"]),
+        _tool("hotel_book", "Book a hotel room in a city for a guest name", {"city": "string", "guest": "string"},
+              ["city", "guest"]),
+    ])
+
+
+def test_a_booking_is_preceded_by_the_search_it_picks_from() -> None:
+    from core.planning.base import PlannerConfig
+
+    cat = _booking_catalog()
+    goal = "book a hotel room in Lisbon for guest Ana Costa"
+    on = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object()).plan(goal)
+    assert [(s.tool_id, s.depends_on) for s in on.steps] == [("hotel_search", []), ("hotel_book", [1])]
+    assert on.subgoals[0].description.startswith("find options to book")
+    off = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object(),
+                       config=PlannerConfig(search_before_book=False)).plan(goal)
+    assert [s.tool_id for s in off.steps] == ["hotel_book"]
+    # a clause that already searched: no second search, and no search where must_not_use forbids it
+    both = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object()).plan(
+        "search hotels in a city Lisbon, then book a hotel room for guest Ana Costa")
+    assert [s.tool_id for s in both.steps] == ["hotel_search", "hotel_book"]
+    banned = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object()).plan(
+        goal, constraints=PlanConstraints(must_not_use=["hotel_search"]))
+    assert [s.tool_id for s in banned.steps] == ["hotel_book"]
+
+
+def test_the_score_floor_is_the_selector_s_own_and_keeps_a_lone_clause() -> None:
+    from core.planning.base import PlannerConfig
+    from core.planning.grounded import SCORE_FLOOR
+
+    class Scaled(OverlapSelector):  # the overlap counts on a "two_stage"-like scale
+        name = "two_stage"
+
+    goal = "get the weather forecast for a city Rome, then Ana"  # the second clause matches one word at most
+    kept = make_planner("grounded", CAT, selector=OverlapSelector().fit(CAT), backend=object(),
+                        config=PlannerConfig(goal_weight=0.0)).plan(goal)
+    assert len(kept.steps) == 2  # the overlap selector has no floor
+    floored = make_planner("grounded", CAT, selector=Scaled().fit(CAT), backend=object(),
+                           config=PlannerConfig(goal_weight=0.0)).plan(goal)
+    assert SCORE_FLOOR["two_stage"] > 1 and [s.tool_id for s in floored.steps] == ["get_weather"]
+    lone = make_planner("grounded", CAT, selector=Scaled().fit(CAT), backend=object(),
+                        config=PlannerConfig(goal_weight=0.0)).plan("Ana")
+    assert len(lone.steps) == 1  # nothing else would keep a step: the weak match stays
+    off = make_planner("grounded", CAT, selector=Scaled().fit(CAT), backend=object(),
+                       config=PlannerConfig(goal_weight=0.0, min_score=0.0)).plan(goal)
+    assert len(off.steps) == 2

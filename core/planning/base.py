@@ -22,7 +22,9 @@ from core.selection.base import Selector
 MAX_GOAL_CHARS = 2000  # longer goals are truncated with a warning (documented in docs/PLANNING.md)
 LEVEL2_MODES = ("batched", "per_subgoal")
 ProgressCallback = Callable[[Plan], None]
-_CLAUSE_SPLIT = re.compile(r"\s*(?:;|\.\s|,?\s+and then\s+|,?\s+then\s+|,\s+and\s+|\s+and\s+|,\s+(?=[a-z]+\s))\s*", re.I)
+# a full stop ends a clause, except after a title or an abbreviation ("Mr. Brightside", "St. Ives", "e.g. ...")
+_ABBREV = "".join(f"(?<!\\b{a})" for a in ("mr", "mrs", "ms", "dr", "st", "mt", "jr", "sr", "vs", "e\\.g", "i\\.e", "approx"))
+_CLAUSE_SPLIT = re.compile(r"\s*(?:;|" + _ABBREV + r"\.\s|,?\s+and then\s+|,?\s+then\s+|,\s+and\s+|\s+and\s+|,\s+(?=[a-z]+\s))\s*", re.I)
 
 
 @dataclass
@@ -52,8 +54,12 @@ class PlannerConfig:
     # result ("share it", "the copy"; else none), "model" keeps every one the model wrote
     deps: str = "dataflow"
     # grounded: a clause whose best tool scores below this (the selector's scale) keeps no step, unless no clause
-    # would keep one; 0 = off (measured, not adopted)
-    min_score: float = 0.0
+    # would keep one; None: the selector's own floor (`core.planning.grounded.SCORE_FLOOR`; two_stage 2.0, chosen
+    # on the first hand-written set and Seal-Tools dev, docs/PLANNING.md session 14), 0 = off
+    min_score: float | None = None
+    # grounded: a booking (`<x>_book`) whose catalog has `<x>_search` gets that search as the step before it, the
+    # booking depending on it, unless a clause already picked the search (one books what a search found)
+    search_before_book: bool = True
     # grounded: a "Today: ..." line in the arguments prompt (e.g. "Wednesday 2025-10-15"); None: no line
     today: str | None = None
     # grounded: what a clause is retrieved on: "raw" (its words) or "action" (`core.planning.clauses.action_query`:

@@ -33,6 +33,7 @@ from core.planning.base import BasePlanner
 from core.planning.clauses import action_query, intent_clauses
 from core.planning.constraints import PlanConstraints
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
+from core.selection.base import Selection
 
 _REFERS_BACK = re.compile(r"\b(it|them|that|those|these|the copy|the results?|the list|the (?:new|same) one|there)\b",
                           re.I)
@@ -40,6 +41,10 @@ RUNNER_UP_RATIO = 0.8  # a clause whose best tool is taken may use its runner-up
 
 
 CLAUSE_REASON, REWRITE_REASON = "best for the clause", "via the rewrite"  # how a pick's explanation starts
+SEARCH_REASON = "the search a booking picks from"
+# a clause whose best tool scores below this keeps no step (unless no clause would keep one), per selector: the
+# floor is on the selector's own scale (two_stage: a z-score fusion); PlannerConfig.min_score overrides
+SCORE_FLOOR = {"two_stage": 2.0}
 
 
 def _runner_up(ranked: list[Any], taken: list[str]) -> Any:
@@ -91,6 +96,8 @@ class GroundedPlanner(BasePlanner):
             ranked_all.append([s for s in merged if s.tool_id not in c.must_not_use])
             own_all.append([s for s in own if s.tool_id not in c.must_not_use])
         models = self._model_picks(goal, clauses, ranked_all, k, plan) if k else None
+        floor = self.config.min_score if self.config.min_score is not None else \
+            SCORE_FLOOR.get(getattr(self.selector, "name", ""), 0.0)
         for i, (text, ranked) in enumerate(zip(clauses, ranked_all, strict=True)):
             if not ranked:
                 continue
@@ -110,8 +117,7 @@ class GroundedPlanner(BasePlanner):
                 if nxt is None:
                     continue
                 pick = nxt
-            if pick.score < self.config.min_score and (out or any(
-                    r and r[0].score >= self.config.min_score for r in ranked_all[i + 1:])):
+            if pick.score < floor and (out or any(r and r[0].score >= floor for r in ranked_all[i + 1:])):
                 continue  # a weak match is more often wrong than right; keep it only when nothing else is left
             taken.append(pick.tool_id)
             pick.clause = text
@@ -120,7 +126,28 @@ class GroundedPlanner(BasePlanner):
             out.append((text, pick.tool_id))
             if rewrites[i]:
                 plan.meta.setdefault("subgoal_rewrites", {})[str(len(out))] = rewrites[i]
-        return out
+        return self._searches_first(out, taken, c, pool, plan) if self.config.search_before_book else out
+
+    def _searches_first(self, out: list[tuple[str, str]], taken: list[str], c: PlanConstraints,
+                        pool: list[str] | None, plan: Plan) -> list[tuple[str, str]]:
+        """Each booking (`<x>_book`) preceded by its catalog's `<x>_search` when no clause picked that search: one
+        books what a search found. plan.meta["fed_by_previous"] lists the (1-based) sub-goals whose step takes
+        the previous step's result."""
+        res: list[tuple[str, str]] = []
+        moved: dict[str, str] = {}  # sub-goal id before -> after the insertions (for plan.meta["subgoal_rewrites"])
+        for n, (text, tid) in enumerate(out, start=1):
+            search = tid[: -len("_book")] + "_search" if tid.endswith("_book") else ""
+            if search and search not in taken and search not in c.must_not_use and self.catalog.maybe(search) \
+                    and (pool is None or search in pool):
+                taken.append(search)
+                self.picked[search] = Selection(search, 0.0, 0, explanation=f"{SEARCH_REASON} ({tid})", clause=text)
+                res.append((f"find options to book: {text}", search))
+                plan.meta.setdefault("fed_by_previous", []).append(len(res) + 1)
+            res.append((text, tid))
+            moved[str(n)] = str(len(res))
+        if "subgoal_rewrites" in plan.meta:
+            plan.meta["subgoal_rewrites"] = {moved[k]: v for k, v in plan.meta["subgoal_rewrites"].items()}
+        return res
 
     def _rewrites(self, goal: str, clauses: list[str], plan: Plan) -> list[str]:
         """Each clause as a plain command written by the model ("" where it gives none, or without a model);
@@ -292,4 +319,6 @@ def require_arguments(schema: dict[str, Any], catalog: Any) -> dict[str, Any]:
 
 
 def _refers_back(plan: Plan, g: int) -> bool:
-    return bool(_REFERS_BACK.search(plan.subgoals[g - 1].description))
+    """Sub-goal g takes the previous step's result: its clause refers back ("share it"), or it is a booking
+    after the search added for it."""
+    return g in plan.meta.get("fed_by_previous", ()) or bool(_REFERS_BACK.search(plan.subgoals[g - 1].description))
