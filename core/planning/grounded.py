@@ -12,7 +12,9 @@ own sub-goals leave intents without steps. So here:
    tool's clause score plus `goal_weight` x its score for the whole goal (a clause like "switch it on in
    staging" after "create a feature flag" leans on the goal's topic); a tool already used by an earlier clause
    gives way to the clause's next one or, failing that, is dropped. With `choose_k`, the model picks among the clause's top k instead
-   (measured: worse with both bundled models, kept for the ablation);
+   (measured: worse with both bundled models, kept for the ablation). A clause whose best tool scores below the
+   selector's floor (`SCORE_FLOOR`) keeps no step unless nothing else would, and a booking gets the search it
+   picks from as the step before it (`search_before_book`);
 3. one constrained LLM call writes every step's arguments and `depends_on`, the decoding schema fixing step k
    to sub-goal k's tool, exactly one step per sub-goal (`one_step_per_subgoal`), required arguments first;
    with `deps="dataflow"` a dependency stays only where the clause refers back to an earlier result. Without
