@@ -18,6 +18,7 @@ from core.selection.base import Selection, StageScore
 from core.selection.common import candidate_indices, check_catalog, check_query, check_top_k, top_rows
 from core.selection.encoder import Encoder, load_encoder
 from core.selection.query_map import QueryMap, resolve_query_map
+from core.selection.query_tower import QueryTower
 from core.selection.text import split_words
 
 
@@ -66,7 +67,7 @@ class EmbeddingSelector:
         self.cache = cache
         self._encoder = encoder
         self.query_map_spec = query_map
-        self._query_map: QueryMap | None | bool = False  # False: not resolved yet
+        self._query_map: QueryMap | QueryTower | None | bool = False  # False: not resolved yet
         self.catalog: Catalog | None = None
         self.cache_hit: bool | None = None
 
@@ -77,7 +78,7 @@ class EmbeddingSelector:
         return self._encoder
 
     @property
-    def query_map(self) -> QueryMap | None:
+    def query_map(self) -> QueryMap | QueryTower | None:
         if self._query_map is False:
             enc = self.encoder
             self._query_map = resolve_query_map(self.query_map_spec, enc.model_id, enc.dim)
@@ -90,10 +91,11 @@ class EmbeddingSelector:
         return self.encoder.model_id + (f"+qmap:{qmap.id}" if qmap else "")
 
     def encode_queries(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Query vectors: the encoder's, moved by the query map when there is one."""
-        vecs = np.asarray(self.encoder.encode(list(texts), batch_size=batch_size), dtype=np.float32)
+        """Query vectors: the encoder's, or the query map's / query tower's when there is one."""
         qmap = self.query_map
-        return qmap.apply(vecs) if qmap is not None and len(vecs) else vecs
+        if qmap is not None and texts:
+            return qmap.encode(list(texts), self.encoder, batch_size=batch_size)
+        return np.asarray(self.encoder.encode(list(texts), batch_size=batch_size), dtype=np.float32)
 
     def cache_path(self, catalog: Catalog) -> Path:
         return cache_dir() / "embeddings" / f"{_cache_key(catalog, self.encoder.model_id, self.text)}.npy"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -105,6 +106,18 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + erf(x / np.float32(math.sqrt(2.0))))
 
 
+def numpy_layout(state: dict[str, np.ndarray], layers: Iterable[int]) -> dict[str, np.ndarray]:
+    """BERT weights as `NumpyBertEncoder` reads them: the "bert." prefix dropped, dense matrices transposed, and
+    one fused QKV projection per layer in `layers` (float32)."""
+    w = {k.removeprefix("bert."): np.asarray(v, dtype=np.float32) for k, v in state.items()}
+    out = {k: (v.T.copy() if v.ndim == 2 and ".dense." in k else v) for k, v in w.items()}
+    for i in layers:
+        p = f"encoder.layer.{i}.attention.self."
+        out[p + "qkv.weight"] = np.concatenate([w[p + n + ".weight"].T for n in ("query", "key", "value")], axis=1).copy()
+        out[p + "qkv.bias"] = np.concatenate([w[p + n + ".bias"] for n in ("query", "key", "value")])
+    return out
+
+
 class NumpyBertEncoder:
     """BERT + mean pooling + L2 normalisation in numpy (inference only, float32)."""
 
@@ -124,16 +137,10 @@ class NumpyBertEncoder:
         self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tok.enable_truncation(self.max_len)
         self.tok.no_padding()
-        w = load_file(str(model_dir / "model.safetensors"))
-        w = {k.removeprefix("bert."): v for k, v in w.items()}
-        self.w = {k: (v.T.copy() if v.ndim == 2 and ".dense." in k else v) for k, v in w.items()}
-        for i in range(self.layers):  # one fused QKV projection per layer
-            p = f"encoder.layer.{i}.attention.self."
-            self.w[p + "qkv.weight"] = np.concatenate([w[p + n + ".weight"].T for n in ("query", "key", "value")], axis=1).copy()
-            self.w[p + "qkv.bias"] = np.concatenate([w[p + n + ".bias"] for n in ("query", "key", "value")])
+        self.w = numpy_layout(load_file(str(model_dir / "model.safetensors")), range(self.layers))
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        w = self.w
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        w = self.w if weights is None else {**self.w, **weights}
         n, seq = ids.shape
         x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:seq][None]
         x = x + w["embeddings.token_type_embeddings.weight"][0]
@@ -163,7 +170,9 @@ class NumpyBertEncoder:
         pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 32, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Unit vectors of `texts`; `weights` (numpy layout, `numpy_layout`) replace some of the model's, e.g. a
+        query tower's top layers (`core.selection.query_tower`)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encs = self.tok.encode_batch(list(texts))
@@ -180,9 +189,9 @@ class NumpyBertEncoder:
                 mask[r, : len(e)] = 1.0
             if len(texts) <= 4 and _cores_busy():  # a query: extra BLAS threads only add contention on a busy box
                 with _single_thread_blas():
-                    out[idx] = self._forward(ids, mask)
+                    out[idx] = self._forward(ids, mask, weights)
             else:
-                out[idx] = self._forward(ids, mask)
+                out[idx] = self._forward(ids, mask, weights)
         return out
 
 

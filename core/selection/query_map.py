@@ -13,14 +13,19 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import DataError, NotFoundError, UsageError
 from core.paths import assets_dir
 
-MAP_CHOICES = ("auto", "none")  # or a path to an .npz written by training/query_map.py
+if TYPE_CHECKING:
+    from core.selection.query_tower import QueryTower
+
+# "auto": the bundled query tower (core/selection/query_tower.py) when it fits the encoder, else the bundled linear
+# map; "linear": the bundled linear map; "none"; or a path to an .npz from training/query_map.py or query_tower.py
+MAP_CHOICES = ("auto", "linear", "none")
 
 
 def bundled_map_path() -> Path:
@@ -44,6 +49,10 @@ class QueryMap:
         q = np.asarray(vectors, dtype=np.float32)
         q = q + q @ self.matrix
         return (q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def encode(self, texts: list[str], encoder: Any, batch_size: int = 32) -> np.ndarray:
+        """Query vectors: the encoder's, moved by the map."""
+        return self.apply(np.asarray(encoder.encode(list(texts), batch_size=batch_size), dtype=np.float32))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -76,17 +85,30 @@ def load_query_map(path: str | Path) -> QueryMap:
     return QueryMap(m.astype(np.float32), str(data["encoder_id"]), meta, source=str(p))
 
 
-def resolve_query_map(spec: str | Path | None, encoder_id: str, dim: int) -> QueryMap | None:
-    """The map an embedding selector uses: ``None``/"none" = no map; "auto" = the bundled map when it exists
-    and was trained for this encoder; a path = that map, which must match the encoder."""
+def resolve_query_map(spec: str | Path | None, encoder_id: str, dim: int) -> QueryMap | QueryTower | None:
+    """What moves an embedding selector's queries: ``None``/"none" = nothing; "auto" = the bundled query tower
+    when it exists and was trained for this encoder, else the bundled linear map on the same terms; "linear" = the
+    bundled linear map on those terms; a path = that map or tower file, which must match the encoder."""
+    from core.selection.query_tower import bundled_tower_path, is_tower_file, load_query_tower
+
     if spec is None or str(spec) == "none":
         return None
-    if str(spec) == "auto":
+    if str(spec) in ("auto", "linear"):
+        if str(spec) == "auto" and bundled_tower_path().is_file():
+            tower = load_query_tower(bundled_tower_path())
+            if tower.encoder_id == encoder_id:
+                return tower
         path = bundled_map_path()
         if not path.is_file():
             return None
         qmap = load_query_map(path)
         return qmap if qmap.encoder_id == encoder_id and qmap.matrix.shape[0] == dim else None
+    if is_tower_file(spec):
+        tower = load_query_tower(spec)
+        if tower.encoder_id != encoder_id:
+            raise UsageError(f"query tower {tower.source} was trained for encoder {tower.encoder_id!r}, not "
+                             f"{encoder_id!r}", hint="use query_map='none' or train a tower for this encoder")
+        return tower
     qmap = load_query_map(spec)
     if qmap.encoder_id != encoder_id or qmap.matrix.shape[0] != dim:
         raise UsageError(

@@ -44,9 +44,10 @@ def plan_cmd(
                                                                            "as a plain command before retrieval (one "
                                                                            "call per clause; for an instruction "
                                                                            "model, docs/PLANNING.md).")] = False,
-    query_map: Annotated[str | None, typer.Option("--query-map", help="auto | none | a map file: the learned map "
-                                                                       "that moves the query embedding toward the "
-                                                                       "tools such requests name (default: auto for "
+    query_map: Annotated[str | None, typer.Option("--query-map", help="auto | linear | none | a file: the query "
+                                                                       "tower (auto) or linear map that moves the "
+                                                                       "query embedding toward the tools such "
+                                                                       "requests name (default: auto for "
                                                                        "embedding / two_stage; docs/SELECTION.md)."
                                                                        )] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Candidate tools retrieved for the goal.")] = 8,

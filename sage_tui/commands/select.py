@@ -15,7 +15,7 @@ def select_cmd(
     query: Annotated[str | None, typer.Argument(help="What the agent should do, in plain words.", show_default=False)] = None,
     selector: Annotated[list[str] | None, typer.Option("--selector", help="Selector name (see --list); repeat to compare.")] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="How many tools to show.")] = 5,
-    query_map: Annotated[str | None, typer.Option("--query-map", help="auto | none | a map file, for the selectors "
+    query_map: Annotated[str | None, typer.Option("--query-map", help="auto | linear | none | a file, for selectors "
                                                                        "that embed the query (default: auto, as the "
                                                                        "planners use them; docs/SELECTION.md).")] = None,
     catalog: CatalogOption = None,

@@ -1,0 +1,97 @@
+"""A query tower: the embedding model's top layers fine-tuned for requests, the tool side left as it is.
+
+`training/query_tower.py` trains the top layers of the bundled MiniLM on the same pairs as the query map
+(training-half intent phrases and everyday paraphrases, never an evaluation set) against the base model's own
+tool vectors, so tool embeddings and their cache stay valid for any catalog. Queries are encoded with the
+tower's layers in place of the base ones. The tower is the planners' default query encoder ("auto",
+docs/SELECTION.md); the older linear map stays available as "linear".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import DataError, NotFoundError, UsageError
+from core.paths import assets_dir
+
+KIND = "query_tower"
+
+
+def bundled_tower_path() -> Path:
+    return assets_dir() / "selection" / "query_tower.npz"
+
+
+@dataclass
+class QueryTower:
+    """`weights` (the replaced layers, `core.selection.encoder.numpy_layout` names) for the encoder `encoder_id`."""
+
+    weights: dict[str, np.ndarray]
+    encoder_id: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def id(self) -> str:
+        h = hashlib.sha256()
+        for k in sorted(self.weights):
+            h.update(k.encode())
+            h.update(np.ascontiguousarray(self.weights[k], dtype=np.float32).tobytes())
+        return h.hexdigest()[:12]
+
+    def encode(self, texts: list[str], encoder: Any, batch_size: int = 32) -> np.ndarray:
+        """Query vectors: `encoder` (a `NumpyBertEncoder`) with this tower's layers."""
+        if not hasattr(encoder, "w"):
+            raise UsageError(f"a query tower needs the numpy encoder; {type(encoder).__name__} cannot swap layers",
+                             hint="use query_map='none' or the numpy encoder backend")
+        return np.asarray(encoder.encode(list(texts), batch_size=batch_size, weights=self.weights), dtype=np.float32)
+
+    def save(self, path: str | Path) -> Path:
+        """Weights stored as float16 (half the bytes; retrieval is unchanged at that precision)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {f"w:{k}": v.astype(np.float16) for k, v in self.weights.items()}
+        np.savez_compressed(path, kind=np.array(KIND), encoder_id=np.array(self.encoder_id),
+                            meta=np.array(json.dumps(self.meta, sort_keys=True)), **arrays)
+        return path
+
+
+def is_tower_file(path: str | Path) -> bool:
+    try:
+        with np.load(Path(path).expanduser(), allow_pickle=False) as z:
+            return "kind" in z.files and str(z["kind"]) == KIND
+    except (OSError, ValueError):
+        return False
+
+
+def load_query_tower(path: str | Path) -> QueryTower:
+    """Read a tower file; a missing or malformed file is an error naming it and the field."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise NotFoundError(f"query tower file not found: {p}", hint="train one with `python -m training.query_tower`")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as exc:
+        raise DataError(f"not a query tower (.npz): {exc}", path=str(p)) from None
+    for key in ("kind", "encoder_id"):
+        if key not in data:
+            raise DataError("missing array", path=str(p), field=key)
+    if str(data["kind"]) != KIND:
+        raise DataError(f"expected kind {KIND!r}, got {str(data['kind'])!r}", path=str(p), field="kind")
+    weights = {k[2:]: v.astype(np.float32) for k, v in data.items() if k.startswith("w:")}
+    if not weights:
+        raise DataError("no layer weights", path=str(p), field="w:*")
+    for k, v in weights.items():
+        if not np.isfinite(v).all():
+            raise DataError("non-finite weights", path=str(p), field=f"w:{k}")
+    try:
+        meta = json.loads(str(data["meta"])) if "meta" in data else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc}", path=str(p), field="meta") from None
+    return QueryTower(weights, str(data["encoder_id"]), meta, source=str(p))
