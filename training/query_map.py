@@ -81,6 +81,28 @@ def evaluation_texts() -> list[str]:
     return texts
 
 
+def load_pairs(paraphrases: Path, per_intent: int, seed: int, log: Callable[[str], None]) -> tuple[Any, list[Pair], list[Pair]]:
+    """(bundled catalog, training pairs, pairs dropped for overlapping an evaluation request)."""
+    from core.catalog import load_catalog
+    from core.paths import default_catalog_path
+
+    raw = [json.loads(line) for line in default_catalog_path().read_text(encoding="utf-8").splitlines() if line.strip()]
+    cat = load_catalog()
+    pairs = intent_pairs(raw, per_intent, seed) + read_paraphrases(paraphrases, {t.tool_id for t in cat})
+    pairs, dropped = drop_overlap(pairs, evaluation_texts())
+    log(f"pairs={len(pairs)} intents={sum(p.source == 'intent' for p in pairs)} "
+        f"paraphrases={sum(p.source == 'paraphrase' for p in pairs)} dropped_for_eval_overlap={len(dropped)}")
+    return cat, pairs, dropped
+
+
+def provenance(trained_by: str, paraphrases: Path, cat: Any, pairs: list[Pair], dropped: list[Pair],
+               **settings: Any) -> dict[str, Any]:
+    """What a trained file records about its data and settings."""
+    return {"trained_by": trained_by, "paraphrases": str(paraphrases),
+            "paraphrases_sha256": hashlib.sha256(paraphrases.read_bytes()).hexdigest(),
+            "catalog_hash": cat.hash, "pairs": len(pairs), "dropped_for_eval_overlap": len(dropped), **settings}
+
+
 def train_map(q: np.ndarray, t: np.ndarray, y: np.ndarray, w: np.ndarray, *, tau: float = 0.05, wd: float = 1e-3,
               epochs: int = 60, lr: float = 1e-3, batch: int = 512, seed: int = 0,
               log: Callable[[str], None] | None = None) -> np.ndarray:
@@ -119,8 +141,6 @@ def accuracy(q: np.ndarray, t: np.ndarray, y: np.ndarray, mat: np.ndarray | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.catalog import load_catalog
-    from core.paths import default_catalog_path
     from core.selection.embedding import name_description
     from core.selection.encoder import load_encoder
     from core.selection.query_map import QueryMap
@@ -140,14 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    raw = [json.loads(line) for line in default_catalog_path().read_text(encoding="utf-8").splitlines() if line.strip()]
-    cat = load_catalog()
+    cat, pairs, dropped = load_pairs(a.paraphrases, a.per_intent, a.seed, log)
     ids = [t.tool_id for t in cat]
     index = {tid: i for i, tid in enumerate(ids)}
-    pairs = intent_pairs(raw, a.per_intent, a.seed) + read_paraphrases(a.paraphrases, set(ids))
-    pairs, dropped = drop_overlap(pairs, evaluation_texts())
-    log(f"pairs={len(pairs)} intents={sum(p.source == 'intent' for p in pairs)} "
-        f"paraphrases={sum(p.source == 'paraphrase' for p in pairs)} dropped_for_eval_overlap={len(dropped)}")
     enc = load_encoder()
     q = np.asarray(enc.encode([p.text for p in pairs], batch_size=64), dtype=np.float32)
     t = np.asarray(enc.encode([name_description(x) for x in cat], batch_size=64), dtype=np.float32)
@@ -167,11 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"validation base={validation['base']} mapped={validation['mapped']}")
     log("final fit: all tools")
     mat = train_map(q, t, y, w, **opts, log=log)
-    meta = {"trained_by": "training/query_map.py", "paraphrases": str(a.paraphrases),
-            "paraphrases_sha256": hashlib.sha256(a.paraphrases.read_bytes()).hexdigest(),
-            "catalog_hash": cat.hash, "pairs": len(pairs), "dropped_for_eval_overlap": len(dropped),
-            "per_intent": a.per_intent, "paraphrase_weight": a.paraphrase_weight, **opts,
-            "validation_unseen_tools": validation}
+    meta = provenance("training/query_map.py", a.paraphrases, cat, pairs, dropped, per_intent=a.per_intent,
+                      paraphrase_weight=a.paraphrase_weight, **opts, validation_unseen_tools=validation)
     qmap = QueryMap(mat, enc.model_id, meta)
     qmap.save(a.out)
     log(f"saved {a.out} id={qmap.id}")

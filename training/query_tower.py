@@ -13,8 +13,6 @@ the final tower is fitted on all of them. One log line per epoch.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import random
 import sys
 import time
@@ -88,13 +86,10 @@ def train_tower(texts: list[str], y: np.ndarray, w: np.ndarray, tools: np.ndarra
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from core.catalog import load_catalog
-    from core.paths import default_catalog_path
     from core.selection.embedding import name_description
     from core.selection.encoder import bundled_model_dir, load_encoder, numpy_layout
-    from core.selection.paraphrases import read_paraphrases
     from core.selection.query_tower import QueryTower
-    from training.query_map import drop_overlap, evaluation_texts, intent_pairs
+    from training.query_map import load_pairs, provenance
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--paraphrases", type=Path, required=True)
@@ -115,14 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    raw = [json.loads(line) for line in default_catalog_path().read_text(encoding="utf-8").splitlines() if line.strip()]
-    cat = load_catalog()
+    cat, pairs, dropped = load_pairs(a.paraphrases, a.per_intent, a.seed, log)
     ids = [t.tool_id for t in cat]
     index = {tid: i for i, tid in enumerate(ids)}
-    pairs = intent_pairs(raw, a.per_intent, a.seed) + read_paraphrases(a.paraphrases, set(ids))
-    pairs, dropped = drop_overlap(pairs, evaluation_texts())
-    log(f"pairs={len(pairs)} intents={sum(p.source == 'intent' for p in pairs)} "
-        f"paraphrases={sum(p.source == 'paraphrase' for p in pairs)} dropped_for_eval_overlap={len(dropped)}")
     enc = load_encoder()
     tools = np.asarray(enc.encode([name_description(x) for x in cat], batch_size=64), dtype=np.float32)
     texts = [p.text for p in pairs]
@@ -143,11 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     top = range(n_layers - a.layers, n_layers)
     weights = {k: v for k, v in numpy_layout(state, top).items() if not k.endswith(("query.weight", "key.weight",
                "value.weight", "query.bias", "key.bias", "value.bias"))}
-    meta = {"trained_by": "training/query_tower.py", "paraphrases": str(a.paraphrases),
-            "paraphrases_sha256": hashlib.sha256(a.paraphrases.read_bytes()).hexdigest(),
-            "catalog_hash": cat.hash, "pairs": len(pairs), "dropped_for_eval_overlap": len(dropped),
-            "per_intent": a.per_intent, "paraphrase_weight": a.paraphrase_weight, **opts,
-            "validation_unseen_tools": validation}
+    meta = provenance("training/query_tower.py", a.paraphrases, cat, pairs, dropped, per_intent=a.per_intent,
+                      paraphrase_weight=a.paraphrase_weight, **opts, validation_unseen_tools=validation)
     tower = QueryTower(weights, enc.model_id, meta)
     tower.save(a.out)
     log(f"saved {a.out} id={tower.id} bytes={a.out.stat().st_size}")

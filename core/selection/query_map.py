@@ -62,27 +62,37 @@ class QueryMap:
         return path
 
 
-def load_query_map(path: str | Path) -> QueryMap:
-    """Read a map file; a missing or malformed file is an error naming it and the field."""
+def read_npz(path: str | Path, what: str, keys: tuple[str, ...], hint: str) -> tuple[Path, dict[str, np.ndarray]]:
+    """(path, its arrays) of a trained .npz (`what`: "query map", ...); a missing file, a file that is not an .npz or
+    one without an array of `keys` is an error naming the file and the field."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise NotFoundError(f"query map file not found: {p}", hint="train one with `python -m training.query_map`")
+        raise NotFoundError(f"{what} file not found: {p}", hint=hint)
     try:
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError) as exc:
-        raise DataError(f"not a query map (.npz): {exc}", path=str(p)) from None
-    for key in ("matrix", "encoder_id"):
+        raise DataError(f"not a {what} (.npz): {exc}", path=str(p)) from None
+    for key in keys:
         if key not in data:
             raise DataError("missing array", path=str(p), field=key)
+    return p, data
+
+
+def read_meta(data: dict[str, np.ndarray], p: Path) -> dict[str, Any]:
+    try:
+        return json.loads(str(data["meta"])) if "meta" in data else {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"invalid JSON: {exc}", path=str(p), field="meta") from None
+
+
+def load_query_map(path: str | Path) -> QueryMap:
+    """Read a map file; a missing or malformed file is an error naming it and the field."""
+    p, data = read_npz(path, "query map", ("matrix", "encoder_id"), "train one with `python -m training.query_map`")
     m = data["matrix"]
     if m.ndim != 2 or m.shape[0] != m.shape[1] or not np.isfinite(m).all():
         raise DataError(f"expected a finite square matrix, got shape {m.shape}", path=str(p), field="matrix")
-    try:
-        meta = json.loads(str(data["meta"])) if "meta" in data else {}
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc}", path=str(p), field="meta") from None
-    return QueryMap(m.astype(np.float32), str(data["encoder_id"]), meta, source=str(p))
+    return QueryMap(m.astype(np.float32), str(data["encoder_id"]), read_meta(data, p), source=str(p))
 
 
 def resolve_query_map(spec: str | Path | None, encoder_id: str, dim: int) -> QueryMap | QueryTower | None:

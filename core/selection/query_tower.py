@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import DataError, NotFoundError, UsageError
+from core.errors import DataError, UsageError
 from core.paths import assets_dir
 
 KIND = "query_tower"
@@ -71,17 +71,9 @@ def is_tower_file(path: str | Path) -> bool:
 
 def load_query_tower(path: str | Path) -> QueryTower:
     """Read a tower file; a missing or malformed file is an error naming it and the field."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise NotFoundError(f"query tower file not found: {p}", hint="train one with `python -m training.query_tower`")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"not a query tower (.npz): {exc}", path=str(p)) from None
-    for key in ("kind", "encoder_id"):
-        if key not in data:
-            raise DataError("missing array", path=str(p), field=key)
+    from core.selection.query_map import read_meta, read_npz
+
+    p, data = read_npz(path, "query tower", ("kind", "encoder_id"), "train one with `python -m training.query_tower`")
     if str(data["kind"]) != KIND:
         raise DataError(f"expected kind {KIND!r}, got {str(data['kind'])!r}", path=str(p), field="kind")
     weights = {k[2:]: v.astype(np.float32) for k, v in data.items() if k.startswith("w:")}
@@ -90,8 +82,4 @@ def load_query_tower(path: str | Path) -> QueryTower:
     for k, v in weights.items():
         if not np.isfinite(v).all():
             raise DataError("non-finite weights", path=str(p), field=f"w:{k}")
-    try:
-        meta = json.loads(str(data["meta"])) if "meta" in data else {}
-    except json.JSONDecodeError as exc:
-        raise DataError(f"invalid JSON: {exc}", path=str(p), field="meta") from None
-    return QueryTower(weights, str(data["encoder_id"]), meta, source=str(p))
+    return QueryTower(weights, str(data["encoder_id"]), read_meta(data, p), source=str(p))
