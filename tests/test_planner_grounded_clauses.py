@@ -282,6 +282,10 @@ def test_a_booking_is_preceded_by_the_search_it_picks_from() -> None:
     on = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object()).plan(goal)
     assert [(s.tool_id, s.depends_on) for s in on.steps] == [("hotel_search", []), ("hotel_book", [1])]
     assert on.subgoals[0].description.startswith("find options to book")
+    p = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object())
+    p.plan(goal)
+    why = p.picked["hotel_search"]  # the candidates table shows the search's own score and stages for the clause
+    assert why.stages and why.score > 0 and "booking picks from (hotel_book)" in why.explanation
     off = make_planner("grounded", cat, selector=OverlapSelector().fit(cat), backend=object(),
                        config=PlannerConfig(search_before_book=False)).plan(goal)
     assert [s.tool_id for s in off.steps] == ["hotel_book"]

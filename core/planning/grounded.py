@@ -142,7 +142,10 @@ class GroundedPlanner(BasePlanner):
             if search and search not in taken and search not in c.must_not_use and self.catalog.maybe(search) \
                     and (pool is None or search in pool):
                 taken.append(search)
-                self.picked[search] = Selection(search, 0.0, 0, explanation=f"{SEARCH_REASON} ({tid})", clause=text)
+                ranked = self.selector.select(text, top_k=50, candidates=pool)  # its rank and stages for the clause
+                sel = next((r for r in ranked if r.tool_id == search), None) or Selection(search, 0.0, 0)
+                sel.explanation, sel.clause = f"{SEARCH_REASON} ({tid})", text
+                self.picked[search] = sel
                 res.append((f"find options to book: {text}", search))
                 plan.meta.setdefault("fed_by_previous", []).append(len(res) + 1)
             res.append((text, tid))
