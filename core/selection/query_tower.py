@@ -19,6 +19,7 @@ import numpy as np
 
 from core.errors import DataError, UsageError
 from core.paths import assets_dir
+from core.selection.trained_file import read_meta, read_npz
 
 KIND = "query_tower"
 
@@ -71,8 +72,6 @@ def is_tower_file(path: str | Path) -> bool:
 
 def load_query_tower(path: str | Path) -> QueryTower:
     """Read a tower file; a missing or malformed file is an error naming it and the field."""
-    from core.selection.query_map import read_meta, read_npz
-
     p, data = read_npz(path, "query tower", ("kind", "encoder_id"), "train one with `python -m training.query_tower`")
     if str(data["kind"]) != KIND:
         raise DataError(f"expected kind {KIND!r}, got {str(data['kind'])!r}", path=str(p), field="kind")
