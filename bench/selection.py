@@ -44,6 +44,9 @@ from core.selection.tuning import (  # noqa: E402
     leave_one_out,
     query_metrics,
 )
+from core.selection.tuning import (  # noqa: E402
+    evaluate as evaluate_params,
+)
 from core.selection.two_stage import TwoStageSelector  # noqa: E402
 
 DEPTH = 10
@@ -154,7 +157,7 @@ def fmt(m: dict[str, float]) -> str:
 
 
 def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | None, cache_root: Path,
-              quick: bool = False) -> dict[str, Any]:
+              quick: bool = False, query_map: str = "none") -> dict[str, Any]:
     cat = load_catalog(catalog_path)
     ds = load_dataset(dataset_path)
     samples = ds.samples[:limit] if limit else ds.samples
@@ -164,10 +167,10 @@ def bench_set(label: str, catalog_path: Path, dataset_path: Path, limit: int | N
     kw = KeywordSelector().fit(cat)
     kw_fit = time.perf_counter() - t
     t = time.perf_counter()
-    emb = EmbeddingSelector().fit(cat)  # a fresh cache folder gives a cold build; --cache reuses one
+    emb = EmbeddingSelector(query_map=query_map).fit(cat)  # a fresh cache folder gives a cold build; --cache reuses one
     cold = time.perf_counter() - t
     store = None
-    if quick:  # query vectors served from (and added to) the cache --lobo fills: accuracy only, latency excludes encoding
+    if quick and query_map == "none":  # query vectors served from (and added to) the cache --lobo fills: accuracy only
         store = VectorStore(cache_root, emb.encoder)
         emb._encoder = store
     ts = TwoStageSelector(keyword=kw, embedding=emb).fit(cat)
@@ -228,7 +231,7 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
     store: dict[str, dict[str, np.ndarray]] = pickle.loads(qcache.read_bytes()) if qcache.exists() else {}
     for name, cpath, dev, test in specs:
         cat = load_catalog(cpath)
-        kw, emb = KeywordSelector().fit(cat), EmbeddingSelector().fit(cat)
+        kw, emb = KeywordSelector().fit(cat), EmbeddingSelector(query_map=args.query_map).fit(cat)
         vec = store.setdefault(emb.query_model_id, {})  # mapped query vectors: keyed by encoder + map
         t = time.perf_counter()
         tune = build_split(f"{name}-dev", cat, load_dataset(dev).samples[: args.limit], kw, emb, vectors=vec)
@@ -240,7 +243,16 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
         benchmarks.append(Benchmark(name, tune, held))
     grid = full_grid() if args.grid == "full" else default_grid()
     out = leave_one_out(benchmarks, grid, progress=lambda m: print(m, file=sys.stderr, flush=True))
-    report: dict[str, Any] = {"grid": args.grid, "grid_size": len(grid), "objective": "max over the grid of min over tuning splits of (R@5 - best single stage R@5); mean margin breaks ties",
+    from core.selection.hybrid import WEIGHTS_FILE
+
+    shipped = HybridParams.from_dict(json.loads(WEIGHTS_FILE.read_text())["params"])
+    for b in benchmarks:  # the weights the selector ships with (chosen on every tuning split, never a test split)
+        per = evaluate_params(b.test, shipped)
+        best = max(("keyword", "embedding"), key=lambda k: float(np.mean([p["r@5"] for p in out["folds"][b.name]["per_query"][k]])))
+        out["folds"][b.name]["shipped"] = {"params": shipped.to_dict(), "r@5": summarize(per)["r@5"], "best_single": best,
+                                           "minus_best_single_r5": paired_diff([p["r@5"] for p in per],
+                                                                               [p["r@5"] for p in out["folds"][b.name]["per_query"][best]])}
+    report: dict[str, Any] = {"query_map": args.query_map, "grid": args.grid, "grid_size": len(grid), "objective": "max over the grid of min over tuning splits of (R@5 - best single stage R@5); mean margin breaks ties",
                               "final": out["final"], "chosen_on": out["chosen_on"], "folds": {}}
     for name, f in out["folds"].items():
         per = f["per_query"]
@@ -256,6 +268,10 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
             print(f"    {k:<10} R@1 {fmt(c['r@1'])}  R@5 {fmt(c['r@5'])}  R@10 {fmt(c['r@10'])}  MRR {fmt(c['mrr'])}"
                   + (f"  intent@8 {fmt(c['intent@8'])}" if "intent@8" in c else ""), file=sys.stderr)
         print(f"    two_stage - {best}: {100 * diff['diff']:+.1f} points [{100 * diff['low']:+.1f}, {100 * diff['high']:+.1f}]", file=sys.stderr, flush=True)
+        sh = f["shipped"]
+        report["folds"][name]["shipped"] = sh
+        print(f"    shipped weights {sh['params']}: R@5 {fmt(sh['r@5'])}, minus {sh['best_single']} "
+              f"{100 * sh['minus_best_single_r5']['diff']:+.1f} points", file=sys.stderr, flush=True)
     top = sorted(out["final_table"], key=lambda r: r["objective"], reverse=True)[:15]
     report["final_top15"] = top
     if args.write_weights:
@@ -267,8 +283,6 @@ def lobo(args: argparse.Namespace) -> dict[str, Any]:
                "chosen_on": out["chosen_on"], "grid": args.grid, "grid_size": len(grid),
                "held_out": {n: {"params": f["params"], "r@5": f["metrics"]["two_stage"]["r@5"]["mean"],
                                 "best_single_r@5": f["metrics"][f["best_single"]]["r@5"]["mean"]} for n, f in report["folds"].items()}}
-        from core.selection.hybrid import WEIGHTS_FILE
-
         WEIGHTS_FILE.write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {WEIGHTS_FILE}", file=sys.stderr)
     return report
@@ -335,6 +349,9 @@ def main() -> None:
     ap.add_argument("--write-weights", action="store_true", help="with --lobo: store the final choice in core/selection/fusion_weights.json")
     ap.add_argument("--cache", type=Path, help="embedding cache folder to reuse (default: a fresh one, i.e. a cold build)")
     ap.add_argument("--quick", action="store_true", help="skip the warm-start subprocesses and the BM25 backend comparison")
+    ap.add_argument("--query-map", default="none",
+                    help="the embedding stage's query encoder: none (default: the base model, as stored figures before "
+                         "session 15), auto (the planners' default: the query tower), linear, or a file")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench" / f"selection-{time.strftime('%Y%m%d-%H%M%S')}.json")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -365,7 +382,8 @@ def main() -> None:
                 if not (c.exists() and d.exists()):
                     print(f"[{label}] skipped: {c} or {d} missing", file=sys.stderr)
                     continue
-                result["sets"][label] = bench_set(label, c, d, args.limit, args.cache or Path(tmp) / label, args.quick)
+                result["sets"][label] = bench_set(label, c, d, args.limit, args.cache or Path(tmp) / label, args.quick,
+                                                 args.query_map)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(result, indent=2, default=str))  # partial result after each set
     result["machine"]["loadavg_end"] = os.getloadavg()

@@ -53,6 +53,10 @@ class PlannerConfig:
     # grounded: "dataflow" keeps a model-written dependency only where the clause refers back to an earlier
     # result ("share it", "the copy"; else none), "model" keeps every one the model wrote
     deps: str = "dataflow"
+    # grounded: the reranker (`core.selection.reranker`, a cross-encoder) rescores each clause's top `rerank_k`
+    # retrieved tools; they are reordered by retrieval score + `rerank_weight` x its score. 0 = off
+    rerank_k: int = 0
+    rerank_weight: float = 1.0
     # grounded: a clause whose best tool scores below this (the selector's scale) keeps no step, unless no clause
     # would keep one; None: the selector's own floor (`core.planning.grounded.SCORE_FLOOR`; two_stage 2.0, chosen
     # on the first hand-written set and Seal-Tools dev, docs/PLANNING.md session 14), 0 = off
@@ -85,6 +89,8 @@ class PlannerConfig:
             raise UsageError(f"unknown deps mode {self.deps!r}; expected 'dataflow' or 'model'")
         if self.clause_query not in ("raw", "action"):
             raise UsageError(f"unknown clause_query {self.clause_query!r}; expected 'raw' or 'action'")
+        if self.rerank_k < 0 or self.rerank_k == 1:
+            raise UsageError(f"rerank_k must be 0 (off) or >= 2, got {self.rerank_k}")
         if self.choose_k is not None and self.choose_k < 2:
             raise UsageError(f"choose_k must be >= 2 (a choice), got {self.choose_k}")
 

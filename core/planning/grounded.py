@@ -28,6 +28,8 @@ import copy
 import re
 from typing import Any
 
+import numpy as np
+
 from core.catalog import Tool
 from core.llm.base import TokenCallback
 from core.llm.prompts import steps_all_prompt, tagged_steps_schema
@@ -35,7 +37,7 @@ from core.planning.base import BasePlanner
 from core.planning.clauses import action_query, intent_clauses
 from core.planning.constraints import PlanConstraints
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
-from core.selection.base import Selection
+from core.selection.base import Selection, StageScore
 
 _REFERS_BACK = re.compile(r"\b(it|them|that|those|these|the copy|the results?|the list|the (?:new|same) one|there)\b",
                           re.I)
@@ -94,9 +96,12 @@ class GroundedPlanner(BasePlanner):
         own_all: list[list[Any]] = []  # each clause's ranking on its own words (differs from ranked_all with a rewrite)
         ranked_all = []
         for q, rw in zip(queries, rewrites, strict=True):
-            merged, own = self._ranked_best(q, rw, goal_scores, max(3, k or 0), pool)
+            merged, own = self._ranked_best(q, rw, goal_scores, max(3, k or 0, self.config.rerank_k), pool)
             ranked_all.append([s for s in merged if s.tool_id not in c.must_not_use])
             own_all.append([s for s in own if s.tool_id not in c.must_not_use])
+        best_retrieved = [r[0].score if r else 0.0 for r in ranked_all]  # what the floor reads
+        if self.config.rerank_k:
+            ranked_all = [self._reranked(q, r) for q, r in zip(queries, ranked_all, strict=True)]
         models = self._model_picks(goal, clauses, ranked_all, k, plan) if k else None
         floor = self.config.min_score if self.config.min_score is not None else \
             SCORE_FLOOR.get(getattr(self.selector, "name", ""), 0.0)
@@ -119,7 +124,8 @@ class GroundedPlanner(BasePlanner):
                 if nxt is None:
                     continue
                 pick = nxt
-            if pick.score < floor and (out or any(r and r[0].score >= floor for r in ranked_all[i + 1:])):
+            level = max(pick.score, best_retrieved[i]) if self.config.rerank_k else pick.score
+            if level < floor and (out or any(b >= floor for b in best_retrieved[i + 1:])):
                 continue  # a weak match is more often wrong than right; keep it only when nothing else is left
             taken.append(pick.tool_id)
             pick.clause = text
@@ -129,6 +135,34 @@ class GroundedPlanner(BasePlanner):
             if rewrites[i]:
                 plan.meta.setdefault("subgoal_rewrites", {})[str(len(out))] = rewrites[i]
         return self._searches_first(out, taken, c, pool, plan) if self.config.search_before_book else out
+
+    def _reranked(self, query: str, ranked: list[Any]) -> list[Any]:
+        """The clause's top `rerank_k` reordered by retrieval score + `rerank_weight` x the reranker's score (a
+        "rerank" stage on each; the retrieval score stays the Selection's score); the rest follow unchanged."""
+        from core.selection.embedding import name_description
+
+        k = self.config.rerank_k
+        head, rest = ranked[:k], ranked[k:]
+        if len(head) < 2:
+            return ranked
+        rr, enc = self._reranker()
+        ce = rr.scores(query, [name_description(self.catalog.get(s.tool_id)) for s in head], enc)
+        order = np.argsort(-ce)
+        for r, j in enumerate(order, start=1):
+            head[j].stages = [*head[j].stages, StageScore("rerank", float(ce[j]), r)]
+        key = {id(s): s.score + self.config.rerank_weight * float(x) for s, x in zip(head, ce, strict=True)}
+        return sorted(head, key=lambda s: -key[id(s)]) + rest
+
+    def _reranker(self) -> tuple[Any, Any]:
+        """(the bundled reranker, the numpy encoder it runs on), loaded once per planner."""
+        if getattr(self, "_rr", None) is None:
+            from core.selection.encoder import load_encoder
+            from core.selection.reranker import bundled_reranker_path, load_reranker
+
+            emb = getattr(self.selector, "embedding", self.selector)
+            enc = getattr(emb, "encoder", None)
+            self._rr = (load_reranker(bundled_reranker_path()), enc if hasattr(enc, "encode_pairs") else load_encoder())
+        return self._rr
 
     def _searches_first(self, out: list[tuple[str, str]], taken: list[str], c: PlanConstraints,
                         pool: list[str] | None, plan: Plan) -> list[tuple[str, str]]:

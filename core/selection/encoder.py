@@ -139,11 +139,14 @@ class NumpyBertEncoder:
         self.tok.no_padding()
         self.w = numpy_layout(load_file(str(model_dir / "model.safetensors")), range(self.layers))
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    def _forward(self, ids: np.ndarray, mask: np.ndarray, weights: dict[str, np.ndarray] | None = None,
+                 types: np.ndarray | None = None, normalize: bool = True) -> np.ndarray:
+        """Mean-pooled last hidden states of a padded batch (`types`: token type ids of sentence pairs)."""
         w = self.w if weights is None else {**self.w, **weights}
         n, seq = ids.shape
         x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:seq][None]
-        x = x + w["embeddings.token_type_embeddings.weight"][0]
+        tt = w["embeddings.token_type_embeddings.weight"]
+        x = x + (tt[0] if types is None else tt[types])
         x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
         hd = self.dim // self.heads
         bias = ((1.0 - mask[:, None, None, :]) * np.float32(-1e9)).astype(np.float32)
@@ -168,7 +171,32 @@ class NumpyBertEncoder:
             x = _layer_norm(x + proj(h, "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
         m = mask[:, :, None]
         pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        if not normalize:
+            return pooled
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def encode_pairs(self, pairs: list[tuple[str, str]], max_len: int, weights: dict[str, np.ndarray] | None = None,
+                     batch_size: int = 16) -> np.ndarray:
+        """Mean-pooled (not normalised) states of sentence pairs read together, "[CLS] a [SEP] b [SEP]", the
+        second text cut to fit `max_len` tokens: the input of a cross-encoder (`core.selection.reranker`)."""
+        from tokenizers import Tokenizer
+
+        if getattr(self, "_pair_tok", (None, 0))[1] != max_len:
+            tok = Tokenizer.from_str(self.tok.to_str())
+            tok.enable_truncation(max_len, strategy="longest_first")  # a long query is cut too, never an error
+            self._pair_tok = (tok, max_len)
+        out = np.zeros((len(pairs), self.dim), dtype=np.float32)
+        encs = self._pair_tok[0].encode_batch([(a, b) for a, b in pairs])
+        for start in range(0, len(pairs), batch_size):
+            chunk = [(e.ids, e.type_ids) for e in encs[start:start + batch_size]]
+            seq = max(len(i) for i, _ in chunk)
+            ids = np.zeros((len(chunk), seq), dtype=np.int64)
+            types = np.zeros((len(chunk), seq), dtype=np.int64)
+            mask = np.zeros((len(chunk), seq), dtype=np.float32)
+            for r, (i, t) in enumerate(chunk):
+                ids[r, : len(i)], types[r, : len(t)], mask[r, : len(i)] = i, t, 1.0
+            out[start:start + len(chunk)] = self._forward(ids, mask, weights, types=types, normalize=False)
+        return out
 
     def encode(self, texts: list[str], batch_size: int = 32, weights: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Unit vectors of `texts`; `weights` (numpy layout, `numpy_layout`) replace some of the model's, e.g. a
