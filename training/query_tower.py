@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.selection.embedding import name_description
     from core.selection.encoder import bundled_model_dir, load_encoder, numpy_layout
-    from core.selection.query_tower import QueryTower
+    from core.selection.query_tower import QueryTower, load_query_tower
     from training.query_map import load_pairs, provenance
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                       paraphrase_weight=a.paraphrase_weight, **opts, validation_unseen_tools=validation)
     tower = QueryTower(weights, enc.model_id, meta)
     tower.save(a.out)
-    log(f"saved {a.out} id={tower.id} bytes={a.out.stat().st_size}")
+    log(f"saved {a.out} id={load_query_tower(a.out).id} bytes={a.out.stat().st_size}")  # the id as loaded (float16)
     return 0
 
 

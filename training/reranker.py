@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.selection.embedding import name_description
     from core.selection.encoder import bundled_model_dir, load_encoder, numpy_layout
     from core.selection.query_tower import bundled_tower_path, load_query_tower
-    from core.selection.reranker import Reranker
+    from core.selection.reranker import Reranker, load_reranker
     from training.query_map import load_pairs, provenance
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                       paraphrase_weight=a.paraphrase_weight, negatives=a.negatives, pool=a.pool, **opts, **summary)
     rr = Reranker(weights, state["head.weight"], float(state["head.bias"][0]), enc.model_id, a.max_len, meta)
     rr.save(a.out)
-    log(f"saved {a.out} id={rr.id} bytes={a.out.stat().st_size}")
+    log(f"saved {a.out} id={load_reranker(a.out).id} bytes={a.out.stat().st_size}")  # the id as loaded (float16)
     return 0
 
 

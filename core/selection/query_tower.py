@@ -9,7 +9,6 @@ docs/SELECTION.md); the older linear map stays available as "linear".
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,7 +19,7 @@ import numpy as np
 
 from core.errors import DataError, UsageError
 from core.paths import assets_dir
-from core.selection.trained_file import read_meta, read_npz
+from core.selection.trained_file import read_meta, read_npz, weights_id
 
 KIND = "query_tower"
 
@@ -41,11 +40,7 @@ class QueryTower:
     @cached_property
     def id(self) -> str:
         """A hash of the weights, computed once (~20 ms for 4 layers; a plan's config names it every run)."""
-        h = hashlib.sha256()
-        for k in sorted(self.weights):
-            h.update(k.encode())
-            h.update(np.ascontiguousarray(self.weights[k], dtype=np.float32).tobytes())
-        return h.hexdigest()[:12]
+        return weights_id(self.weights)
 
     def encode(self, texts: list[str], encoder: Any, batch_size: int = 32) -> np.ndarray:
         """Query vectors: `encoder` (a `NumpyBertEncoder`) with this tower's layers."""

@@ -8,7 +8,6 @@ with the reranker's layers in place of the base ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +18,7 @@ import numpy as np
 
 from core.errors import DataError, UsageError
 from core.paths import assets_dir
-from core.selection.trained_file import read_meta, read_npz
+from core.selection.trained_file import read_meta, read_npz, weights_id
 
 KIND = "reranker"
 
@@ -43,12 +42,7 @@ class Reranker:
 
     @cached_property
     def id(self) -> str:
-        h = hashlib.sha256()
-        for k in sorted(self.weights):
-            h.update(k.encode())
-            h.update(np.ascontiguousarray(self.weights[k], dtype=np.float32).tobytes())
-        h.update(np.ascontiguousarray(self.head_w, dtype=np.float32).tobytes())
-        return h.hexdigest()[:12]
+        return weights_id(self.weights, self.head_w)
 
     def scores(self, query: str, docs: list[str], encoder: Any) -> np.ndarray:
         """One score per doc for `query` (higher: the doc's tool does what the query asks)."""

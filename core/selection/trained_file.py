@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -33,3 +34,14 @@ def read_meta(data: dict[str, np.ndarray], p: Path) -> dict[str, Any]:
         return json.loads(str(data["meta"])) if "meta" in data else {}
     except json.JSONDecodeError as exc:
         raise DataError(f"invalid JSON: {exc}", path=str(p), field="meta") from None
+
+
+def weights_id(weights: dict[str, np.ndarray], *extra: np.ndarray) -> str:
+    """A short hash of named weight arrays (and any extra arrays, in order): a trained file's id."""
+    h = hashlib.sha256()
+    for k in sorted(weights):
+        h.update(k.encode())
+        h.update(np.ascontiguousarray(weights[k], dtype=np.float32).tobytes())
+    for a in extra:
+        h.update(np.ascontiguousarray(a, dtype=np.float32).tobytes())
+    return h.hexdigest()[:12]
