@@ -120,6 +120,17 @@ def test_texts_that_overlap_an_evaluation_set_are_dropped() -> None:
     assert [p.tool_id for p in kept] == ["b"] and [p.tool_id for p in dropped] == ["a"]
 
 
+def test_pair_targets_index_tools_in_catalog_order_and_weight_paraphrases() -> None:
+    from types import SimpleNamespace
+
+    from core.selection.paraphrases import Pair
+    from training.query_map import pair_targets
+
+    cat = [SimpleNamespace(tool_id="a"), SimpleNamespace(tool_id="b")]
+    y, w = pair_targets(cat, [Pair("x", "b", "intent"), Pair("y", "a", "paraphrase")], 5.0)
+    assert y.tolist() == [1, 0] and w.tolist() == [1.0, 5.0]
+
+
 def test_a_bad_paraphrase_line_names_the_file_line_and_field(tmp_path: Path) -> None:
     from core.selection.paraphrases import read_paraphrases
 

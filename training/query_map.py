@@ -95,6 +95,23 @@ def load_pairs(paraphrases: Path, per_intent: int, seed: int, log: Callable[[str
     return cat, pairs, dropped
 
 
+def add_pair_args(ap: argparse.ArgumentParser) -> None:
+    """The data arguments every selection trainer shares: pairs in, file out, seed."""
+    ap.add_argument("--paraphrases", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--per-intent", type=int, default=4, help="renderings of each training-half intent phrase")
+    ap.add_argument("--paraphrase-weight", type=float, default=5.0, help="loss weight of a paraphrase vs an intent")
+    ap.add_argument("--seed", type=int, default=0)
+
+
+def pair_targets(cat: Any, pairs: list[Pair], paraphrase_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """(tool index per pair in catalog order, loss weight per pair)."""
+    index = {t.tool_id: i for i, t in enumerate(cat)}
+    y = np.array([index[p.tool_id] for p in pairs])
+    w = np.array([paraphrase_weight if p.source == "paraphrase" else 1.0 for p in pairs], dtype=np.float32)
+    return y, w
+
+
 def provenance(trained_by: str, paraphrases: Path, cat: Any, pairs: list[Pair], dropped: list[Pair],
                **settings: Any) -> dict[str, Any]:
     """What a trained file records about its data and settings."""
@@ -146,15 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     from core.selection.query_map import QueryMap
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--paraphrases", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--per-intent", type=int, default=4, help="renderings of each training-half intent phrase")
-    ap.add_argument("--paraphrase-weight", type=float, default=5.0, help="loss weight of a paraphrase vs an intent")
+    add_pair_args(ap)
     ap.add_argument("--tau", type=float, default=0.05)
     ap.add_argument("--wd", type=float, default=1e-3)
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--holdout", type=float, default=0.15, help="share of tools held out for the validation fit")
-    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -162,12 +175,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cat, pairs, dropped = load_pairs(a.paraphrases, a.per_intent, a.seed, log)
     ids = [t.tool_id for t in cat]
-    index = {tid: i for i, tid in enumerate(ids)}
     enc = load_encoder()
     q = np.asarray(enc.encode([p.text for p in pairs], batch_size=64), dtype=np.float32)
     t = np.asarray(enc.encode([name_description(x) for x in cat], batch_size=64), dtype=np.float32)
-    y = np.array([index[p.tool_id] for p in pairs])
-    w = np.array([a.paraphrase_weight if p.source == "paraphrase" else 1.0 for p in pairs], dtype=np.float32)
+    y, w = pair_targets(cat, pairs, a.paraphrase_weight)
     opts = {"tau": a.tau, "wd": a.wd, "epochs": a.epochs, "seed": a.seed}
 
     held = set(random.Random(a.seed + 1).sample(range(len(ids)), int(len(ids) * a.holdout)))

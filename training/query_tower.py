@@ -89,21 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     from core.selection.embedding import name_description
     from core.selection.encoder import bundled_model_dir, load_encoder, numpy_layout
     from core.selection.query_tower import QueryTower, load_query_tower
-    from training.query_map import load_pairs, provenance
+    from training.query_map import add_pair_args, load_pairs, pair_targets, provenance
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--paraphrases", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
+    add_pair_args(ap)
     ap.add_argument("--layers", type=int, default=4, help="top transformer layers fine-tuned")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=3e-5)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--tau", type=float, default=0.05)
-    ap.add_argument("--per-intent", type=int, default=4, help="renderings of each training-half intent phrase")
-    ap.add_argument("--paraphrase-weight", type=float, default=5.0, help="loss weight of a paraphrase vs an intent")
     ap.add_argument("--holdout", type=float, default=0.15, help="share of tools held out for the validation fit (0: skip)")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
@@ -112,12 +108,10 @@ def main(argv: list[str] | None = None) -> int:
 
     cat, pairs, dropped = load_pairs(a.paraphrases, a.per_intent, a.seed, log)
     ids = [t.tool_id for t in cat]
-    index = {tid: i for i, tid in enumerate(ids)}
     enc = load_encoder()
     tools = np.asarray(enc.encode([name_description(x) for x in cat], batch_size=64), dtype=np.float32)
     texts = [p.text for p in pairs]
-    y = np.array([index[p.tool_id] for p in pairs])
-    w = np.array([a.paraphrase_weight if p.source == "paraphrase" else 1.0 for p in pairs], dtype=np.float32)
+    y, w = pair_targets(cat, pairs, a.paraphrase_weight)
     opts = {"layers": a.layers, "epochs": a.epochs, "lr": a.lr, "batch": a.batch, "tau": a.tau, "seed": a.seed}
     validation: dict[str, Any] = {}
     held = set(random.Random(a.seed + 1).sample(range(len(ids)), int(len(ids) * a.holdout))) if a.holdout else set()

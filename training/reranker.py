@@ -103,11 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     from core.selection.encoder import bundled_model_dir, load_encoder, numpy_layout
     from core.selection.query_tower import bundled_tower_path, load_query_tower
     from core.selection.reranker import Reranker, load_reranker
-    from training.query_map import load_pairs, provenance
+    from training.query_map import add_pair_args, load_pairs, pair_targets, provenance
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--paraphrases", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
+    add_pair_args(ap)
     ap.add_argument("--layers", type=int, default=3, help="top transformer layers fine-tuned")
     ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--lr", type=float, default=5e-5)
@@ -115,12 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negatives", type=int, default=5)
     ap.add_argument("--pool", type=int, default=15, help="negatives are drawn from this many best first-stage tools")
     ap.add_argument("--max-len", type=int, default=64, help="tokens of a (request, tool) pair")
-    ap.add_argument("--per-intent", type=int, default=4, help="renderings of each training-half intent phrase")
-    ap.add_argument("--paraphrase-weight", type=float, default=5.0, help="loss weight of a paraphrase vs an intent")
     ap.add_argument("--max-minutes", type=float, default=float("inf"))
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
 
@@ -128,17 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, flush=True)
 
     cat, pairs, dropped = load_pairs(a.paraphrases, a.per_intent, a.seed, log)
-    index = {t.tool_id: i for i, t in enumerate(cat)}
     docs = [name_description(t) for t in cat]
     enc = load_encoder()
     tools = np.asarray(enc.encode(docs, batch_size=64), dtype=np.float32)
     texts = [p.text for p in pairs]
     t0 = time.perf_counter()
     q = load_query_tower(bundled_tower_path()).encode(texts, enc, batch_size=64)
-    y = np.array([index[p.tool_id] for p in pairs])
+    y, w = pair_targets(cat, pairs, a.paraphrase_weight)
     neg = hard_negatives(q, tools, y, a.negatives, a.pool, a.seed)
     log(f"negatives: {a.negatives} per request from the query tower's top {a.pool} ({time.perf_counter() - t0:.0f}s)")
-    w = np.array([a.paraphrase_weight if p.source == "paraphrase" else 1.0 for p in pairs], dtype=np.float32)
     opts = {"layers": a.layers, "steps": a.steps, "lr": a.lr, "batch": a.batch, "max_len": a.max_len, "seed": a.seed}
     state, summary = train_reranker(texts, docs, y, neg, w, bundled_model_dir(), **opts, max_minutes=a.max_minutes,
                                     log_every=a.log_every, log=log)
