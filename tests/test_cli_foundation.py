@@ -98,3 +98,15 @@ def test_code_is_ruff_clean() -> None:
     exe = Path(sys.executable).parent / "ruff"
     res = subprocess.run([str(exe), "check", "."], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stdout[-3000:]
+
+
+def test_eval_split_help_names_every_bundled_evaluation_split() -> None:
+    import typing
+
+    from core.datasets import SPLITS
+    from sage_tui.commands.eval import eval_cmd
+
+    hints = typing.get_type_hints(eval_cmd, include_extras=True)
+    help_text = " ".join(str(getattr(m, "help", "")) for m in hints["split"].__metadata__)
+    missing = [s for s in SPLITS if s != "train" and s not in help_text.replace(",", " ").replace(".", " ").split()]
+    assert not missing, f"--split help does not name {missing}"

@@ -55,7 +55,8 @@ def eval_cmd(
     task: Annotated[str, typer.Option(help="all | tool_selection | tool_retrieval | task_planning | timing_judgment")] = "tool_selection",
     dataset: Annotated[Path | None, typer.Option(help="Dataset JSONL (default: the bundled extended test split).")] = None,
     split: Annotated[str, typer.Option(help="Bundled split when --dataset is not given: test, test_extended, validation, "
-                                                     "handwritten, handwritten-dev, handwritten-test.")] = "test_extended",
+                                                     "handwritten, handwritten-dev, handwritten-test, handwritten-confirm "
+                                                     "(the report-only second hand-written set).")] = "test_extended",
     catalog: CatalogOption = None,
     selector: Annotated[list[str] | None, typer.Option("--selector", help="Selector name; repeat to compare.")] = None,
     planner: Annotated[list[str] | None, typer.Option("--planner", help="hierarchical | flat | greedy; repeatable.")] = None,
