@@ -58,8 +58,10 @@ def eval_cmd(
                                                      "handwritten, handwritten-dev, handwritten-test, handwritten-confirm "
                                                      "(the report-only second hand-written set).")] = "test_extended",
     catalog: CatalogOption = None,
-    selector: Annotated[list[str] | None, typer.Option("--selector", help="Selector name; repeat to compare.")] = None,
-    planner: Annotated[list[str] | None, typer.Option("--planner", help="hierarchical | flat | greedy; repeatable.")] = None,
+    selector: Annotated[list[str] | None, typer.Option(
+        "--selector", help="Selector name; repeat to compare (task_planning: the first one feeds every planner).")] = None,
+    planner: Annotated[list[str] | None, typer.Option(
+        "--planner", help="grounded | hierarchical | flat | greedy; repeatable (default: all four).")] = None,
     timing: Annotated[list[str] | None, typer.Option("--timing", help="rule | llm | hybrid; repeatable.")] = None,
     model: Annotated[str | None, typer.Option(help="GGUF path or model preset name.")] = None,
     lora: Annotated[str | None, typer.Option(help="GGUF LoRA adapter: a path, or an adapter name (a folder under "
