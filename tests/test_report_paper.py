@@ -212,3 +212,24 @@ def test_planner_runs_fed_by_different_selectors_are_separate_variants(store: Ru
     assert set(sec["rows"]) == {"flat:sage [keyword]", "flat:sage [two_stage]"}
     md = (tmp_path / "r" / "results.md").read_text()
     assert "flat:sage [two_stage] 0.700" in md.replace("**", "")
+
+
+def test_each_llm_planner_is_paired_with_greedy_on_the_same_selector(store: RunStore, tmp_path: Path) -> None:
+    # grounded beats greedy on every goal with two_stage; with keyword the two are equal on average
+    runs = {("greedy", "two_stage"): lambda i: 0.4, ("grounded:sage", "two_stage"): lambda i: 0.6 + 0.01 * (i % 3),
+            ("greedy", "keyword"): lambda i: 0.3 + 0.2 * (i % 2), ("grounded:sage", "keyword"): lambda i: 0.5 - 0.2 * (i % 2),
+            ("flat:sage", "embedding"): lambda i: 0.9}  # no greedy run on embedding: no pair
+    for (name, sel), f1 in runs.items():
+        rid = store.create_run("eval", {"name": name, "task": "task_planning", "selector": {"name": sel},
+                                        "dataset": "/x/handwritten/confirm.jsonl", "split": "handwritten-confirm"},
+                               task="task_planning", name=name, dataset_hash="h" * 64)
+        store.add_sample_results(rid, [{"sample_id": f"p{i}", "ok": False, "task": "task_planning",
+                                        "metrics": {"node_f1": f1(i)}} for i in range(40)])
+        store.log_metrics(rid, {"node_f1": sum(f1(i) for i in range(40)) / 40})
+        store.finish_run(rid)
+    build_report(store, tmp_path / "r")
+    md = (tmp_path / "r" / "results.md").read_text()
+    tail = md.split("minus the no-LLM greedy planner on the same selector")[1].split("\n")[0]
+    assert re.search(r"grounded \[two_stage\] \+0\.2\d\d \[\+0\.\d+, \+0\.\d+\] \(beyond noise\)", tail), tail
+    assert "grounded [keyword] +0.000" in tail and "grounded [keyword] +0.000 [-" in tail and "(inside the noise)" in tail
+    assert "flat" not in tail

@@ -341,7 +341,42 @@ def _budget_curve(rows: Sequence[Row]) -> str | None:
             "whose ± ranges overlap are not separated by these runs.")
 
 
+def _planner_and_selector(key: str) -> tuple[str, str | None]:
+    """("grounded", "two_stage") from a planning variant key such as `grounded:sage-gemma3-270m [two_stage]`."""
+    head, _, sel = key.partition(" [")
+    return head.split(":")[0], sel.rstrip("]") or None
+
+
+def _versus_greedy(sec: AblationSection, metric: str) -> str:
+    """Each LLM planner minus the no-LLM greedy baseline fed by the same selector, paired over the samples both
+    scored (the planner's own contribution, retrieval held fixed); empty where no pair exists."""
+    rows = {r.key: r for r in sec.rows if metric in r.cells}
+    greedy = {sel: k for k in rows if (pl := _planner_and_selector(k))[0] == "greedy" and (sel := pl[1])}
+    parts = []
+    for key in sorted(rows):
+        planner, sel = _planner_and_selector(key)
+        if planner == "greedy" or sel not in greedy:
+            continue
+        pair = sec.paired(key, greedy[sel], metric)
+        if pair is None:
+            continue
+        lo, hi = float(pair["low"]), float(pair["high"])
+        parts.append(f"{planner} [{sel}] {fmt_signed(float(pair['diff']), 3)} [{fmt_signed(lo, 3)}, {fmt_signed(hi, 3)}]"
+                     f" ({'beyond noise' if lo > 0 or hi < 0 else 'inside the noise'})")
+    if not parts:
+        return ""
+    return (" Each LLM planner minus the no-LLM greedy planner on the same selector (paired 95 % CI): "
+            + "; ".join(parts) + ".")
+
+
 def _ablation_paragraph(sec: AblationSection) -> str:
+    text = _ablation_ranking(sec)
+    if sec.task == "task_planning":
+        text += _versus_greedy(sec, ABLATION_PRIMARY["task_planning"])
+    return text
+
+
+def _ablation_ranking(sec: AblationSection) -> str:
     specs = ABLATION_TASKS[sec.task][1]
     present = [sp for sp in specs if sp.name != "latency_p50_ms" and any(sp.name in r.cells for r in sec.rows)]
     present.sort(key=lambda sp: sp.name != ABLATION_PRIMARY.get(sec.task))
