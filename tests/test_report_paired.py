@@ -150,6 +150,16 @@ def test_paired_differences_average_over_seeds(store: RunStore, tmp_path: Path) 
     assert sec["rows"]["B1"]["run_pairs"] == 2
 
 
+def test_an_ablation_stage_pairs_with_the_main_comparisons_reference_of_the_same_seed_and_data(
+        store: RunStore, tmp_path: Path) -> None:
+    _, main = make_compare(store, {"A": 1})
+    _, stage = make_compare(store, {"B1": 1})  # e.g. a budget ablation, stored as a comparison of its own
+    build_report(store, tmp_path / "r", Selection(run_ids=(*main.values(), *stage.values())))
+    (sec,) = json.loads((tmp_path / "r" / "runs.json").read_text())["paired"]
+    diff = sec["rows"]["B1"]["diffs"]["acc@1"]
+    assert diff["run_pairs"] == [[stage[("B1", 0)], main[("A", 0)]]] and diff["n"] == N_SEL
+
+
 def test_sample_efficiency_every_method_three_panels(store: RunStore, tmp_path: Path) -> None:
     _, ids = make_compare(store, ONE_SEED)
     res = build_report(store, tmp_path / "r", Selection(run_ids=tuple(ids.values())))

@@ -168,6 +168,26 @@ def _match_key(run: dict[str, Any]) -> tuple[str, int]:
     return (run.get("parent_id") or "", -1 if seed is None else seed)
 
 
+def _seed_key(run: dict[str, Any]) -> tuple[str, int]:
+    seed = seed_of(run)
+    return (run.get("dataset_hash") or "", -1 if seed is None else seed)
+
+
+def _pairs(row_ids: Sequence[str], ref_ids: Sequence[str], runs: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(run, reference run) pairs: the reference run of the same comparison and seed; failing that (an ablation
+    stage is a comparison of its own), the one with the same seed and training data hash."""
+    same_compare = {_match_key(runs[rid]): rid for rid in ref_ids if rid in runs}
+    same_data = {_seed_key(runs[rid]): rid for rid in ref_ids if rid in runs}
+    out = []
+    for rid in row_ids:
+        if rid not in runs:
+            continue
+        ref = same_compare.get(_match_key(runs[rid])) or same_data.get(_seed_key(runs[rid]))
+        if ref is not None:
+            out.append((rid, ref))
+    return out
+
+
 def _reference_row(ref: str, row: Row, by_key: dict[str, Row]) -> Row | None:
     """`ref` itself, or (a reference run at several budgets) the one with the same budget as `row`."""
     if ref in by_key:
@@ -199,9 +219,7 @@ def paired_sections(store: RunStore, rows: Sequence[Row], runs: dict[str, dict[s
             ref_row = _reference_row(ref, row, by_key)
             if row.key.partition("@")[0] == ref or ref_row is None:
                 continue
-            ref_runs = {_match_key(runs[rid]): rid for rid in ref_row.run_ids if rid in runs}
-            pairs = [(rid, ref_runs[_match_key(runs[rid])]) for rid in row.run_ids
-                     if rid in runs and _match_key(runs[rid]) in ref_runs]
+            pairs = _pairs(row.run_ids, ref_row.run_ids, runs)
             for pair in pairs:
                 for rid in pair:
                     samples_of(rid)

@@ -184,7 +184,7 @@ def _diff_text(d: Diff | None, spec: PairedSpec, *, tex: bool) -> str:
 
 def paired_caption(sec: PairedSection) -> str:
     return (f"Paired difference to {sec.label} on the same evaluation samples (method - {sec.reference}; runs matched by "
-            "comparison and seed, the difference averaged over matched runs per sample): mean ± half-width of the 95 % CI "
+            "comparison and seed, or for an ablation stage by seed and training data, the difference averaged over matched runs per sample): mean ± half-width of the 95 % CI "
             "over evaluation samples (n per column); * = the interval excludes 0. Positive is better except for "
             "plan NLL (lower is better); timing margin = log-odds on the gold call/no-call decision. "
             "Pairs = matched run pairs.")
