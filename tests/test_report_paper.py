@@ -233,3 +233,7 @@ def test_each_llm_planner_is_paired_with_greedy_on_the_same_selector(store: RunS
     assert re.search(r"grounded \[two_stage\] \+0\.2\d\d \[\+0\.\d+, \+0\.\d+\] \(beyond noise\)", tail), tail
     assert "grounded [keyword] +0.000" in tail and "grounded [keyword] +0.000 [-" in tail and "(inside the noise)" in tail
     assert "flat" not in tail
+    tex = (tmp_path / "r" / "results.tex").read_text()
+    macro = re.search(r"^\\newcommand\{\\AblPlannerGroundedSageTwoStageVsGreedyPlanNodeF\}\{(.*)\} % (.*)$", tex, re.M)
+    assert macro and macro.group(1).startswith(r"\ensuremath{+0.2") and "runs: eval-" in macro.group(2), tex[-2000:]
+    assert r"\AblPlannerGroundedSageTwoStageVsGreedyPlanNodeFLo}" in tex and "FlatSageEmbeddingVsGreedy" not in tex

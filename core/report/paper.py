@@ -8,7 +8,8 @@ runs), `...Std` (std over seeds, two runs or more) or `...Ci` (one run: the 95 %
 evaluation samples). Per paired difference: `\\Delta<Row>Vs<Ref><Metric>` (mean difference, row minus
 reference, on the same evaluation samples), `...Lo` / `...Hi` (two-level bootstrap 95 % CI over seeds x
 samples), and `\\Delta<Row>Vs<Ref>` for the headline metric (tool-selection acc@1). Ablation sections (eval
-runs of selector / planner / timing variants): `\\Abl<Component><Variant><Metric>`.
+runs of selector / planner / timing variants): `\\Abl<Component><Variant><Metric>`; a planning section also
+`\\Abl<Component><Variant>VsGreedy<Metric>` (+ Lo / Hi): an LLM planner minus greedy on the same selector, paired.
 """
 
 from __future__ import annotations
@@ -196,6 +197,15 @@ def results_tex(rows: Sequence[Row], pairs: Sequence[PairedSection], sections: S
                 spec = specs.get(metric) or _spec_of(metric)
                 _cell_macros(ms, f"Abl{comp}{letters(r.key)}{metric_macro(metric)}", cell, spec,
                              f"ablation {sec.task} ({sec.dataset}), {r.key}, {metric}")
+        if sec.task == "task_planning":
+            metric = ABLATION_PRIMARY["task_planning"]
+            cells = {r.key: r.cells[metric] for r in sec.rows if metric in r.cells}
+            for key, gkey, pair in greedy_pairs(sec, metric):
+                prefix = f"Abl{comp}{letters(key)}VsGreedy{metric_macro(metric)}"
+                what = f"ablation {sec.task} ({sec.dataset}), {key} minus {gkey}, {metric}, paired over {pair['n']} samples"
+                ids = [*cells[key].run_ids, *cells[gkey].run_ids]
+                for suffix, name, v in (("", "mean", "diff"), ("Lo", "95 % CI low", "low"), ("Hi", "95 % CI high", "high")):
+                    ms.add(prefix + suffix, tex_number(float(pair[v]), 3, sign=True), f"{what}: {name}; {_runs(ids)}")
     head = [f"% {HEADER}", "% \\input{results.tex} in the preamble or before the prose; every macro names the runs behind it.",
             "% Names: <Metric><Row> mean, ...Std std over seeds, ...Ci one run's 95 % CI half-width;",
             "% Delta<Row>Vs<Ref><Metric> paired difference, ...Lo/...Hi its bootstrap 95 % CI over seeds x samples."]
@@ -347,19 +357,23 @@ def _planner_and_selector(key: str) -> tuple[str, str | None]:
     return head.split(":")[0], sel.rstrip("]") or None
 
 
-def _versus_greedy(sec: AblationSection, metric: str) -> str:
-    """Each LLM planner minus the no-LLM greedy baseline fed by the same selector, paired over the samples both
-    scored (the planner's own contribution, retrieval held fixed); empty where no pair exists."""
-    rows = {r.key: r for r in sec.rows if metric in r.cells}
+def greedy_pairs(sec: AblationSection, metric: str) -> list[tuple[str, str, dict[str, float | int]]]:
+    """(LLM planner row, greedy row on the same selector, their paired difference on `metric`) for each LLM planner
+    of a planning section that has such a greedy row: the planner's own contribution, retrieval held fixed."""
+    rows = {r.key for r in sec.rows if metric in r.cells}
     greedy = {sel: k for k in rows if (pl := _planner_and_selector(k))[0] == "greedy" and (sel := pl[1])}
-    parts = []
+    out = []
     for key in sorted(rows):
         planner, sel = _planner_and_selector(key)
-        if planner == "greedy" or sel not in greedy:
-            continue
-        pair = sec.paired(key, greedy[sel], metric)
-        if pair is None:
-            continue
+        if planner != "greedy" and sel in greedy and (pair := sec.paired(key, greedy[sel], metric)) is not None:
+            out.append((key, greedy[sel], pair))
+    return out
+
+
+def _versus_greedy(sec: AblationSection, metric: str) -> str:
+    parts = []
+    for key, _, pair in greedy_pairs(sec, metric):
+        planner, sel = _planner_and_selector(key)
         lo, hi = float(pair["low"]), float(pair["high"])
         parts.append(f"{planner} [{sel}] {fmt_signed(float(pair['diff']), 3)} [{fmt_signed(lo, 3)}, {fmt_signed(hi, 3)}]"
                      f" ({'beyond noise' if lo > 0 or hi < 0 else 'inside the noise'})")
