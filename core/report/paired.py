@@ -163,26 +163,20 @@ class PairedSection:
     rows: list[PairedRow]
 
 
-def _match_key(run: dict[str, Any]) -> tuple[str, int]:
+def _seed_in(run: dict[str, Any], field: str) -> tuple[str, int]:
+    """(the run's `field`: its comparison `parent_id` or its training `dataset_hash`, its seed)."""
     seed = seed_of(run)
-    return (run.get("parent_id") or "", -1 if seed is None else seed)
-
-
-def _seed_key(run: dict[str, Any]) -> tuple[str, int]:
-    seed = seed_of(run)
-    return (run.get("dataset_hash") or "", -1 if seed is None else seed)
+    return (run.get(field) or "", -1 if seed is None else seed)
 
 
 def _pairs(row_ids: Sequence[str], ref_ids: Sequence[str], runs: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     """(run, reference run) pairs: the reference run of the same comparison and seed; failing that (an ablation
     stage is a comparison of its own), the one with the same seed and training data hash."""
-    same_compare = {_match_key(runs[rid]): rid for rid in ref_ids if rid in runs}
-    same_data = {_seed_key(runs[rid]): rid for rid in ref_ids if rid in runs}
+    refs = [runs[rid] for rid in ref_ids if rid in runs]
+    by = {f: {_seed_in(r, f): r["id"] for r in refs} for f in ("parent_id", "dataset_hash")}
     out = []
-    for rid in row_ids:
-        if rid not in runs:
-            continue
-        ref = same_compare.get(_match_key(runs[rid])) or same_data.get(_seed_key(runs[rid]))
+    for rid in (r for r in row_ids if r in runs):
+        ref = next((by[f][k] for f in by if (k := _seed_in(runs[rid], f)) in by[f]), None)
         if ref is not None:
             out.append((rid, ref))
     return out
