@@ -16,7 +16,7 @@ Stages (one seed each for the ablations; the main comparison has three):
 - budget: the sample-efficiency curve, B3 and the random control R at 10 / 20 / 60 % (40 % is in main, A is
   the 100 % point), so the figure has 5 x-values per method.
 - hybrid_ratio: B3 with 0.2 / 0.4 / 0.8 of its budget chosen by loss (0.6 is in main).
-- replay: C with replay ratio 0.1 / 0.5 / 1.0 and buffer size 16 / 256 (0.3 and 128 are in main).
+- replay: C with buffer size 16 / 256 and replay ratio 0.1 / 1.0 / 0.5, in that order (128 and 0.3 are in main).
 """
 
 from __future__ import annotations
