@@ -164,6 +164,25 @@ def test_ablation_grid_variants_get_their_own_rows(store: RunStore, tmp_path: Pa
     assert b3["n"] == [1] and lo in b3["run_ids"] and hi not in b3["run_ids"]  # one setting per curve, not a mix
     tex = (tmp_path / "r" / "results.tex").read_text()
     assert "\\PlanNllBthreeLossRatiozeropointtwo}" in tex and "\\DeltaBthreeLossRatiozeropointeightVsAPlanNll}" in tex
+    assert "\\PlanNllBthree}" not in tex  # one run each: no configuration is the main one, so no short alias
+
+
+def test_main_configuration_keeps_its_short_macro_names_beside_an_ablation(paper_store, tmp_path: Path) -> None:
+    store, ids = paper_store
+    stage = store.create_run("train", {"compare": "medium_cpu"}, name="compare-medium_cpu")
+    abl = compare_run(store, stage, "B3", 0, loss_ratio=0.2)
+    store.finish_run(stage)
+    build_report(store, tmp_path / "r")
+    macros = _macros((tmp_path / "r" / "results.tex").read_text())
+    # B3 now has two rows; the 3-seed main one is also reachable under the names the prose used before
+    for short, full in (("AccSelBthree", "AccSelBthreeLossRatiozeropointsix"),
+                        ("AccSelBthreeStd", "AccSelBthreeLossRatiozeropointsixStd"),
+                        ("DeltaBthreeVsRPlanNll", "DeltaBthreeLossRatiozeropointsixVsRPlanNll"),
+                        ("DeltaBthreeVsA", "DeltaBthreeLossRatiozeropointsixVsA")):
+        assert macros[short][0] == macros[full][0], short
+        assert "alias" in macros[short][1] and abl not in macros[short][1].split("runs: ")[1]
+    assert set(macros["AccSelBthree"][1].split("runs: ")[1].split()) == {ids[("B3", s)] for s in SEEDS}
+    assert "AccSelBthreeLossRatiozeropointtwo" in macros and "AccSelA" in macros
 
 
 def test_tex_syntax_check_catches_generator_bugs(paper_store, tmp_path: Path) -> None:

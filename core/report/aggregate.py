@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.report.select import child_evals, coreset_of, seed_of, variant_of
+from core.report.select import KNOBS, child_evals, coreset_of, knobs_of, seed_of, variant_of
 from core.report.specs import ABLATION_TASKS, LATENCY, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
 from core.store import RunStore
 
@@ -107,21 +107,8 @@ def ci95_of(values: dict[str, tuple[float, str]], metric: str) -> float | None:
     return ci[0] if ci is not None and metric in values and ci[1] == values[metric][1] else None
 
 
-KNOBS = (("loss_ratio", "coreset", "loss ratio"), ("replay_ratio", "continual", "replay ratio"),
-         ("buffer_size", "continual", "buffer"))
 # summary metrics kept on Table 1 rows (for results.tex / results.md) without a Table 1 column
 EXTRA_METRICS = ("forgetting", "backward_transfer", "timing_margin", "fallback", "acc@3", "ndcg@5", "recall@5")
-
-
-def knobs_of(run: dict[str, Any]) -> dict[str, float]:
-    """The ablation knobs a training run was configured with (hybrid loss share, replay ratio, buffer size)."""
-    cfg = run.get("config") or {}
-    out = {}
-    for name, sec, _ in KNOBS:
-        v = (cfg.get(sec) or {}).get(name) if isinstance(cfg.get(sec), dict) else None
-        if isinstance(v, int | float) and not isinstance(v, bool):
-            out[name] = float(v)
-    return out
 
 
 def _extra(name: str) -> bool:

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.report.aggregate import AblationSection, ci95_of, knobs_of, train_run_metrics
-from core.report.select import child_evals, seed_of
+from core.report.aggregate import AblationSection, ci95_of, train_run_metrics
+from core.report.select import child_evals, knobs_of, seed_of
 from core.store import RunStore
 
 CHUNK_PREFIX = "chunk_acc/"

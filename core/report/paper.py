@@ -10,6 +10,11 @@ reference, on the same evaluation samples), `...Lo` / `...Hi` (two-level bootstr
 samples), and `\\Delta<Row>Vs<Ref>` for the headline metric (tool-selection acc@1). Ablation sections (eval
 runs of selector / planner / timing variants): `\\Abl<Component><Variant><Metric>`; a planning section also
 `\\Abl<Component><Variant>VsGreedy<Metric>` (+ Lo / Hi): an LLM planner minus greedy on the same selector, paired.
+
+A method shown in several configurations (an ablation stage in the report) gets one row per configuration, and
+so long names (`\\AccSelBthreeBudgetfortyLossRatiozeropointsix`); its main configuration (the row with the most
+runs) is also defined under the method's short name (`\\AccSelBthree`, `\\DeltaBthreeVsR`), so prose written
+against the main comparison keeps its macro names when ablations are added.
 """
 
 from __future__ import annotations
@@ -165,8 +170,35 @@ def _diff_macros(ms: MacroSet, prefix: str, d: Diff, spec: PairedSpec, what: str
         ms.add(prefix + "Hi", tex_number(d.boot[1], spec.decimals, sign=True), f"{what}: bootstrap 95 % CI high; {_runs(ids)}")
 
 
+def main_rows(rows: Sequence[Row]) -> dict[str, str]:
+    """Row key -> method, for each method shown in several configurations (`B3@40%,loss_ratio=0.6`, ...): the
+    row with strictly the most runs (the main comparison's seeds against one-seed ablation cells). No entry when
+    two configurations tie, or the method has one row (its key is already the method)."""
+    by_method: dict[str, list[Row]] = {}
+    for r in rows:
+        if "@" in r.key and r.run_ids:
+            by_method.setdefault(r.key.partition("@")[0], []).append(r)
+    out = {}
+    for method, rs in by_method.items():
+        rs = sorted(rs, key=lambda r: -len(r.run_ids))
+        if len(rs) == 1 or len(rs[0].run_ids) > len(rs[1].run_ids):
+            out[rs[0].key] = method
+    return out
+
+
+def _names(key: str, aliases: dict[str, str]) -> list[tuple[str, str]]:
+    """(macro fragment, comment suffix) for a row: its full name, and its method's letters when it is the
+    method's main configuration (a stable name that an ablation added to the report does not rename)."""
+    full = row_macro(key)
+    if key not in aliases:
+        return [(full, "")]
+    return [(full, ""), (letters(aliases[key]), f" [alias: {key} is {aliases[key]}'s main configuration, "
+                                                f"the one with the most runs]")]
+
+
 def results_tex(rows: Sequence[Row], pairs: Sequence[PairedSection], sections: Sequence[AblationSection]) -> str:
     ms = MacroSet()
+    aliases = main_rows(rows)
     seeds = sorted({s for r in rows for c in r.cells.values() for s in c.seeds if s is not None})
     all_ids = sorted({rid for r in rows for rid in r.run_ids})
     ms.add("NumSeeds", str(len(seeds)), f"distinct training seeds among the Table 1 runs {seeds}; {_runs(all_ids)}")
@@ -174,21 +206,24 @@ def results_tex(rows: Sequence[Row], pairs: Sequence[PairedSection], sections: S
     for r in rows:
         if not r.run_ids:
             continue
-        for metric in sorted(r.cells, key=lambda m: (m not in METRIC_MACRO, m)):
-            _cell_macros(ms, metric_macro(metric) + row_macro(r.key), r.cells[metric], _spec_of(metric),
-                         f"{r.label}, {metric}")
+        for name, note in _names(r.key, aliases):
+            for metric in sorted(r.cells, key=lambda m: (m not in METRIC_MACRO, m)):
+                _cell_macros(ms, metric_macro(metric) + name, r.cells[metric], _spec_of(metric),
+                             f"{r.label}, {metric}{note}")
     for sec in pairs:
-        ref = row_macro(sec.reference)
         for pr in sec.rows:
-            for spec in PAIRED_METRICS:
-                d = pr.diffs.get(spec.key)
-                if d is None:
-                    continue
-                base = f"Delta{row_macro(pr.key)}Vs{ref}"
-                what = f"{pr.label} minus {sec.label}, {spec.key}"
-                _diff_macros(ms, base + metric_macro(spec.key), d, spec, what)
-                if spec.key == HEADLINE:
-                    _diff_macros(ms, base, d, spec, what + " (headline)")
+            short = [(row, ref, f"{n1}{n2}") for row, n1 in _names(pr.key, aliases)
+                     for ref, n2 in _names(sec.reference, aliases)]
+            for row, ref, note in short:
+                base = f"Delta{row}Vs{ref}"
+                for spec in PAIRED_METRICS:
+                    d = pr.diffs.get(spec.key)
+                    if d is None:
+                        continue
+                    what = f"{pr.label} minus {sec.label}, {spec.key}{note}"
+                    _diff_macros(ms, base + metric_macro(spec.key), d, spec, what)
+                    if spec.key == HEADLINE:
+                        _diff_macros(ms, base, d, spec, what + " (headline)")
     for sec in sections:
         comp = letters(sec.component)
         specs = {s.name: s for s in ABLATION_TASKS[sec.task][1]}

@@ -41,6 +41,21 @@ def coreset_of(run: dict[str, Any]) -> tuple[str, float | None]:
     return strategy, float(budget)
 
 
+KNOBS = (("loss_ratio", "coreset", "loss ratio"), ("replay_ratio", "continual", "replay ratio"),
+         ("buffer_size", "continual", "buffer"))
+
+
+def knobs_of(run: dict[str, Any]) -> dict[str, float]:
+    """The ablation knobs a training run was configured with (hybrid loss share, replay ratio, buffer size)."""
+    cfg = run.get("config") or {}
+    out = {}
+    for name, sec, _ in KNOBS:
+        v = (cfg.get(sec) or {}).get(name) if isinstance(cfg.get(sec), dict) else None
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            out[name] = float(v)
+    return out
+
+
 def variant_of(run: dict[str, Any]) -> str:
     """Name of an eval run's configuration (selector / planner / timing variant). A planning run also names
     the selector that fed its planner (`hierarchical:... [two_stage]`), so selector variants stay apart."""
@@ -56,7 +71,8 @@ def identity(run: dict[str, Any]) -> tuple:
     """What makes two runs repeats of the same experiment cell (used for latest-per-method)."""
     kind = run["kind"]
     if kind == "train":
-        return ("train", run.get("method") or "", coreset_of(run)[1] or 0.0, seed_of(run) if seed_of(run) is not None else -1)
+        return ("train", run.get("method") or "", coreset_of(run)[1] or 0.0, seed_of(run) if seed_of(run) is not None else -1,
+                tuple(sorted(knobs_of(run).items())))
     if kind == "eval":
         cfg = run.get("config") or {}
         return ("eval", run.get("task") or "", variant_of(run), run.get("dataset_hash") or "", str(cfg.get("limit")), str(seed_of(run)))
