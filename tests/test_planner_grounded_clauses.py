@@ -179,6 +179,21 @@ def test_action_query_drops_conditions_and_spells_out_a_channel_verb() -> None:
     assert action_query("Email - jo@x.com") == "Email - jo@x.com"
 
 
+def test_typed_mentions_name_their_type_for_retrieval() -> None:
+    from core.planning.clauses import action_query, typed_mentions
+
+    assert action_query("Is BA117 on time today?") == "Is flight BA117 on time today?"
+    assert action_query("post a rundown in #frontend") == "post a rundown in the #frontend channel"
+    assert typed_mentions("in the #frontend") == "in the #frontend channel"
+    assert typed_mentions("the #frontend channel") == "the #frontend channel"  # already typed: unchanged
+    assert typed_mentions("Ring the dentist on +44 20 7946 0321") == "Ring the dentist on phone number +44 20 7946 0321"
+    assert typed_mentions("call 555-123-4567 now") == "call phone number 555-123-4567 now"
+    assert typed_mentions("flight BA117, phone number +1234567890") == "flight BA117, phone number +1234567890"
+    # forms that are not these types stay as written: a hex colour, ids, a pull request, paper and road names
+    for text in ("paint it #FF0000", "warehouse WH001 and ID 61", "review PR 42", "print on A4 via the M25", "C# and Q3"):
+        assert typed_mentions(text) == text
+
+
 def test_a_conditional_clause_is_retrieved_on_its_action_not_its_condition() -> None:
     from core.planning.base import PlannerConfig
 

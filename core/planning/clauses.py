@@ -66,12 +66,32 @@ _SELF = frozenset({"me", "us", "myself"})
 _THING = frozenset({"it", "them", "this", "that", "these", "those"})
 
 
+# mentions whose form says what they are, and so which tool takes them; retrieval reads the type word
+# ("Is BA117 on time?" -> "Is flight BA117 on time?"; "post a rundown in #frontend" -> "... in the #frontend
+# channel"; "Ring +44 20 7946 0321" -> "Ring phone number +44 20 7946 0321"). A hex colour is not a channel, an
+# id with a leading zero (WH001) or a space (ID 61) is not a flight.
+_TYPED_MENTIONS = (
+    (re.compile(r"(?<![\w&#])(?<!the )(#(?![0-9A-Fa-f]{6}\b)[A-Za-z][\w-]*)(?![\w-])(?!\s+channel)"), r"the \1 channel"),
+    (re.compile(r"(?<=the )(#(?![0-9A-Fa-f]{6}\b)[A-Za-z][\w-]*)(?![\w-])(?!\s+channel)"), r"\1 channel"),
+    (re.compile(r"(?<!flight )(?<![\w-])([A-Z]{2}[1-9]\d{0,3})(?![\w-])"), r"flight \1"),
+    (re.compile(r"(?<!number )(?<![\w+])(\+\d[\d ()-]{6,}\d|\d{3}[ -]\d{3}[ -]\d{4})(?!\d)"), r"phone number \1"),
+)
+
+
+def typed_mentions(text: str) -> str:
+    """`text` with a type word before (or after) each mention whose form names its type: a #channel, a flight
+    number, a phone number."""
+    for rx, rep in _TYPED_MENTIONS:
+        text = rx.sub(rep, text)
+    return text
+
+
 def action_query(clause: str) -> str:
     """The clause as an action to retrieve a tool for: a trailing condition dropped ("email ana@x.com if it will
     rain" -> "email ana@x.com"), a leading one too ("if it rains email my manager" -> "email my manager"), and a
     channel used as the verb spelled out ("email ana@x.com" -> "send an email to ana@x.com"). A request to be
-    told ("ping me if it falls below 200") is an alert and stays as written. The clause itself (the sub-goal
-    shown and given to the model) is unchanged."""
+    told ("ping me if it falls below 200") is an alert and stays as written. Typed mentions get their type word
+    (`typed_mentions`). The clause itself (the sub-goal shown and given to the model) is unchanged."""
     m = _LEADING_VERB.match(clause.strip())
     if m and m.group("obj").lower() in _SELF:
         return clause
@@ -84,4 +104,4 @@ def action_query(clause: str) -> str:
     if m:
         noun, obj, rest = _CHANNEL_NOUN[m.group("verb").lower()], m.group("obj"), text[m.end():]
         text = f"send {obj} as {noun}{rest}" if obj.lower() in _THING else f"send {noun} to {obj}{rest}"
-    return text
+    return typed_mentions(text)
