@@ -172,7 +172,7 @@ def test_rerun_is_byte_identical(seeded, tmp_path: Path) -> None:
 def test_figures_drawn_with_their_data(seeded, tmp_path: Path) -> None:
     store, ids = seeded
     res = build_report(store, tmp_path / "r")
-    assert res.skipped == {}
+    assert set(res.skipped) == {"knob_ablation"}  # no ablation grid in this store (tests/test_report_paper.py has one)
     for stem in ("sample_efficiency", "forgetting", "selector_tradeoff", "plan_dag"):
         png = (tmp_path / "r" / "figures" / f"{stem}.png").read_bytes()
         pdf = (tmp_path / "r" / "figures" / f"{stem}.pdf").read_bytes()
@@ -233,7 +233,7 @@ def test_latest_per_method_and_explicit_selection(seeded, tmp_path: Path) -> Non
     assert [r["id"] for r in only] == sorted([ids["B1"][0], ids["sel:keyword"][0]])
     res = build_report(store, tmp_path / "r", Selection(run_ids=(ids["D"][0],)))
     assert res.run_ids == [ids["D"][0]]
-    assert set(res.skipped) == {"selector_tradeoff", "plan_dag"}  # D alone still gets a sample-efficiency point
+    assert set(res.skipped) == {"selector_tradeoff", "plan_dag", "knob_ablation"}  # D alone still gets a sample-efficiency point
     assert not (tmp_path / "r" / "figures" / "plan_dag.png").exists()
     md = (tmp_path / "r" / "table1.md").read_text()
     assert _md_row(md, "A: SFT baseline")[2] == "–" and _md_row(md, "D: coreset + continual")[1] == "1"
@@ -279,7 +279,7 @@ def test_cli_report(seeded, db_path: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["report", "--out", str(out), "--db", str(db_path), "--tag", "paper", "--latest-per-method", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert "table1.tex" in data["files"] and data["skipped_figures"] == {}
+    assert "table1.tex" in data["files"] and set(data["skipped_figures"]) == {"knob_ablation"}
     assert (out / "figures" / "plan_dag.png").exists()
     first = {f: (out / f).read_bytes() for f in data["files"]}
     res = runner.invoke(app, ["report", "--out", str(out), "--db", str(db_path), "--tag", "paper", "--latest-per-method"])

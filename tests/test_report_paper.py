@@ -28,11 +28,11 @@ def _noise(i: int, seed: int, salt: int) -> float:
 
 
 def compare_run(store: RunStore, parent: str, method: str, seed: int, *, loss_ratio: float = 0.6,
-                nll_shift: float = 0.0) -> str:
+                nll_shift: float = 0.0, replay_ratio: float = 0.3) -> str:
     strategy = {"A": "none", "B3": "hybrid", "R": "random", "C": "none"}[method]
     cfg = {"method": method, "train": {"seed": seed},
            "coreset": {"strategy": strategy, "budget": 0.4 if strategy != "none" else 0, "loss_ratio": loss_ratio},
-           "continual": {"enabled": method == "C", "replay_ratio": 0.3, "buffer_size": 32}}
+           "continual": {"enabled": method == "C", "replay_ratio": replay_ratio, "buffer_size": 32}}
     rid = store.create_run("train", cfg, method=method, parent_id=parent, dataset_hash="d" * 64)
     rows = []
     for i in range(N):
@@ -256,3 +256,32 @@ def test_each_llm_planner_is_paired_with_greedy_on_the_same_selector(store: RunS
     macro = re.search(r"^\\newcommand\{\\AblPlannerGroundedSageTwoStageVsGreedyPlanNodeF\}\{(.*)\} % (.*)$", tex, re.M)
     assert macro and macro.group(1).startswith(r"\ensuremath{+0.2") and "runs: eval-" in macro.group(2), tex[-2000:]
     assert r"\AblPlannerGroundedSageTwoStageVsGreedyPlanNodeFLo}" in tex and "FlatSageEmbeddingVsGreedy" not in tex
+
+
+def test_knob_figure_draws_each_knob_against_its_main_setting_and_a(paper_store, tmp_path: Path) -> None:
+    """The ablation-knob figure: one series per method and knob over the values it ran (other knobs at the main
+    setting), the main setting with its seeds, A as the reference; a replay variant of C stays out of the
+    forgetting figure, which is about the main setting."""
+    store, ids = paper_store
+    stage = store.create_run("train", {"compare": "medium_cpu"}, name="compare-medium_cpu")
+    lo = compare_run(store, stage, "B3", 0, loss_ratio=0.2)
+    hi = compare_run(store, stage, "B3", 0, loss_ratio=0.8, nll_shift=0.3)
+    rep = compare_run(store, stage, "C", 0, replay_ratio=1.0)
+    store.finish_run(stage)
+    for rid in [ids[("C", s)] for s in SEEDS] + [rep]:
+        drop = 0.5 if rid == rep else 0.0  # the variant forgets a lot; the main setting does not
+        for step in range(2):
+            for j in range(step + 1):
+                store.log_metric(rid, f"chunk_acc/c{j}", 0.8 - drop * (step - j), step=step)
+    build_report(store, tmp_path / "r")
+    figs = json.loads((tmp_path / "r" / "runs.json").read_text())["figures"]
+    knobs = figs["knob_ablation"]["data"]
+    assert (tmp_path / "r" / "figures" / "knob_ablation.png").is_file()
+    (b3,) = knobs["panels"]["loss_ratio"]["plan_nll"]
+    assert b3["label"] == "B3" and b3["x"] == [0.2, 0.6, 0.8] and b3["n"] == [1, 3, 1]
+    assert b3["y"][2] == pytest.approx(b3["y"][0] + 0.3, abs=0.05) and {lo, hi} <= set(b3["run_ids"])
+    assert knobs["main"]["loss_ratio"] == {"B3": 0.6} and knobs["main"]["replay_ratio"] == {"C": 0.3}
+    assert knobs["reference"]["acc@1"]["n"] == 3 and set(knobs["reference"]["acc@1"]["run_ids"]) == {ids[("A", s)] for s in SEEDS}
+    assert "buffer_size" not in knobs["panels"]  # one value everywhere: nothing to draw
+    (c,) = figs["forgetting"]["data"]["first_chunk"]
+    assert rep not in c["run_ids"] and c["y"] == pytest.approx([0.8, 0.8])

@@ -18,7 +18,7 @@ from core.store.environment import latest_environment
 
 TABLE_FILES = ("table1.tex", "table1.md", "paired.tex", "paired.md", "ablation.tex", "ablation.md", "results.tex",
                "results.md", "runs.json")
-FIGURES = ("sample_efficiency", "forgetting", "selector_tradeoff", "plan_dag")
+FIGURES = ("sample_efficiency", "forgetting", "knob_ablation", "selector_tradeoff", "plan_dag")
 RUN_FIELDS = ("kind", "status", "task", "method", "name", "dataset_hash", "catalog_hash", "package_version", "parent_id", "started", "ended")
 
 
@@ -103,6 +103,11 @@ def build_report(store: RunStore, out_dir: str | Path, selection: Selection | No
         done("forgetting", figures.forgetting(fg, fig_dir), {k: [s.to_json() for s in v] for k, v in fg.items()})
     else:
         skipped["forgetting"] = "no A/C/D training runs with per-chunk accuracy (continual chunk events or chunk_acc/<chunk> metrics)"
+    knobs = figdata.knob_ablation(store, runs)
+    if knobs.panels:
+        done("knob_ablation", figures.knob_ablation(knobs, fig_dir), knobs.to_json())
+    else:
+        skipped["knob_ablation"] = "no method trained at two settings or more of an ablation knob (loss_ratio, replay_ratio, buffer_size)"
     sec, pts = figdata.selector_tradeoff(sections)
     if sec is not None and pts:
         data = {"section": sec.key, "points": [p.__dict__ for p in pts]}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.report.aggregate import AblationSection, ci95_of, train_run_metrics
-from core.report.select import child_evals, knobs_of, seed_of
+from core.report.select import KNOBS, child_evals, coreset_of, knobs_of, seed_of
 from core.store import RunStore
 
 CHUNK_PREFIX = "chunk_acc/"
@@ -67,15 +67,7 @@ def sample_efficiency(store: RunStore, runs: list[dict[str, Any]],
     two runs or more (`err_kind` "std"), else the run's stored `ci95/<metric>` half-width over
     evaluation samples ("ci95"), else 0 ("none"). `extra["regime"]` is "continual" for C and D.
     """
-    train = [r for r in runs if r["kind"] == "train" and r.get("method") in EFFICIENCY_METHODS]
-    # an ablation grid of another knob (hybrid loss share, replay ratio, buffer) would put several settings on one
-    # x: per method only the most common setting is drawn (the curve is about the budget)
-    def setting(r: dict[str, Any]) -> tuple:
-        return tuple(sorted(knobs_of(r).items()))
-
-    modal = {m: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-             for m in {r["method"] for r in train} if (c := Counter(setting(r) for r in train if r["method"] == m))}
-    train = [r for r in train if setting(r) == modal[r["method"]]]
+    train = main_setting(r for r in runs if r["kind"] == "train" and r.get("method") in EFFICIENCY_METHODS)
     children = child_evals(store, {r["id"] for r in train})
     pts: dict[str, dict[str, dict[float, list[tuple[float, float | None]]]]] = {}
     ids: dict[tuple[str, str], list[str]] = {}
@@ -96,18 +88,98 @@ def sample_efficiency(store: RunStore, runs: list[dict[str, Any]],
         for m in EFFICIENCY_METHODS:
             if m not in pts[metric]:
                 continue
-            by_x = pts[metric][m]
-            s = _series(m, {x: [v for v, _ in ps] for x, ps in by_x.items()}, ids[(metric, m)])
-            err: list[float] = []
-            kinds: list[str] = []
-            for x in s.x:
-                ps = by_x[x]
-                ci = ps[0][1] if len(ps) == 1 else None
-                kind = "std" if len(ps) > 1 else "ci95" if ci is not None else "none"
-                err.append(statistics.stdev([v for v, _ in ps]) if kind == "std" else ci if ci is not None else 0.0)
-                kinds.append(kind)
-            s.extra = {"err": err, "err_kind": kinds, "regime": "continual" if m in CONTINUAL_METHODS else "standard"}
+            s = _with_errors(m, pts[metric][m], ids[(metric, m)])
+            s.extra["regime"] = "continual" if m in CONTINUAL_METHODS else "standard"
             out[metric].append(s)
+    return out
+
+
+def _setting(r: dict[str, Any], *, budget: bool) -> tuple:
+    return ((coreset_of(r)[1],) if budget else ()) + tuple(sorted(knobs_of(r).items()))
+
+
+def main_setting(train: Iterable[dict[str, Any]], *, budget: bool = False) -> list[dict[str, Any]]:
+    """The runs of each method's most common setting of the ablation knobs (hybrid loss share, replay ratio,
+    buffer; with `budget`, the coreset budget too): an ablation grid adds one-seed cells of other settings,
+    which a figure of another variable must not average in."""
+    train = list(train)
+    counts: dict[str, Counter] = {}
+    for r in train:
+        counts.setdefault(r["method"], Counter())[_setting(r, budget=budget)] += 1
+    modal = {m: min(c.items(), key=lambda kv: (-kv[1], repr(kv[0])))[0] for m, c in counts.items()}
+    return [r for r in train if _setting(r, budget=budget) == modal[r["method"]]]
+
+
+def _with_errors(label: str, by_x: dict[float, list[tuple[float, float | None]]], run_ids: Iterable[str]) -> Series:
+    """A series of (value, stored ci95) points per x; `extra["err"]` per point: the std over seeds where it has
+    two runs or more ("std"), else the run's 95 % CI half-width over evaluation samples ("ci95"), else 0."""
+    s = _series(label, {x: [v for v, _ in ps] for x, ps in by_x.items()}, run_ids)
+    err: list[float] = []
+    kinds: list[str] = []
+    for x in s.x:
+        ps = by_x[x]
+        ci = ps[0][1] if len(ps) == 1 else None
+        kind = "std" if len(ps) > 1 else "ci95" if ci is not None else "none"
+        err.append(statistics.stdev([v for v, _ in ps]) if kind == "std" else ci if ci is not None else 0.0)
+        kinds.append(kind)
+    s.extra = {"err": err, "err_kind": kinds}
+    return s
+
+
+KNOB_METRICS = ("acc@1", "node_f1", "plan_nll", "forgetting")
+REFERENCE_METHOD = "A"
+
+
+@dataclass
+class KnobPanels:
+    """The ablation-knob figure's numbers: per knob, per metric, one series per method that ran the knob at
+    two values or more (its other knobs and budget at the method's main setting); `main` the main setting's
+    value per (knob, method); `reference` A's mean, std and runs per metric (a horizontal line)."""
+
+    panels: dict[str, dict[str, list[Series]]] = field(default_factory=dict)
+    main: dict[str, dict[str, float]] = field(default_factory=dict)
+    reference: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"panels": {k: {m: [s.to_json() for s in ss] for m, ss in v.items()} for k, v in self.panels.items()},
+                "main": self.main, "reference": self.reference}
+
+
+def knob_ablation(store: RunStore, runs: list[dict[str, Any]], metrics: tuple[str, ...] = KNOB_METRICS) -> KnobPanels:
+    """Each ablation knob (hybrid loss share, replay ratio, buffer size) against the trained model's quality."""
+    train = [r for r in runs if r["kind"] == "train" and r.get("method") in EFFICIENCY_METHODS]
+    main = {r["method"]: r for r in main_setting(train, budget=True)}
+    children = child_evals(store, {r["id"] for r in train})
+    values = {r["id"]: train_run_metrics(store, r, children.get(r["id"], [])) for r in train}
+    out = KnobPanels()
+    for name, _, _ in KNOBS:
+        for method, ref in sorted(main.items()):
+            base = dict(_setting(ref, budget=True)[1:])
+            budget = coreset_of(ref)[1]
+            rs = [r for r in train if r["method"] == method and coreset_of(r)[1] == budget and name in knobs_of(r)
+                  and all(v == base.get(k) for k, v in knobs_of(r).items() if k != name)]
+            if len({knobs_of(r)[name] for r in rs}) < 2:
+                continue
+            out.main.setdefault(name, {})[method] = base[name]
+            for metric in metrics:
+                by_x: dict[float, list[tuple[float, float | None]]] = {}
+                ids: list[str] = []
+                for r in rs:
+                    v = values[r["id"]]
+                    if metric in v:
+                        by_x.setdefault(knobs_of(r)[name], []).append((v[metric][0], ci95_of(v, metric)))
+                        ids.extend({r["id"], v[metric][1]})
+                if len(by_x) >= 2:
+                    series = _with_errors(method, by_x, ids)
+                    series.extra["values"] = [[v for v, _ in by_x[x]] for x in series.x]  # each run, for the dots
+                    out.panels.setdefault(name, {}).setdefault(metric, []).append(series)
+    refs = [r for r in main_setting(train, budget=True) if r["method"] == REFERENCE_METHOD]
+    for metric in metrics:
+        pts = [(values[r["id"]][metric][0], values[r["id"]][metric][1]) for r in refs if metric in values[r["id"]]]
+        if pts:
+            mean, sd = _mean_std([v for v, _ in pts])
+            out.reference[metric] = {"label": REFERENCE_METHOD, "mean": mean, "std": sd, "n": len(pts),
+                                     "run_ids": sorted({rid for _, rid in pts} | {r["id"] for r in refs})}
     return out
 
 
@@ -163,9 +235,8 @@ def forgetting(store: RunStore, runs: list[dict[str, Any]]) -> dict[str, list[Se
     forget: dict[str, list[float]] = {}
     chunks: dict[str, list[str]] = {}
     ids: dict[str, list[str]] = {}
-    for r in sorted(runs, key=lambda r: r["id"]):
-        if r["kind"] != "train" or r.get("method") not in STREAM_METHODS:
-            continue
+    stream = main_setting((r for r in runs if r["kind"] == "train" and r.get("method") in STREAM_METHODS), budget=True)
+    for r in sorted(stream, key=lambda r: r["id"]):
         order, acc = _chunk_matrix(store, r["id"])
         if not order:
             continue

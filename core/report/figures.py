@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core.report.aggregate import AblationSection
-from core.report.figdata import Series, TradeoffPoint, plan_edges, plan_subgoals
+from core.report.figdata import KnobPanels, Series, TradeoffPoint, plan_edges, plan_subgoals
 
 COLORS = {"A": "#4c4c4c", "B1": "#1f77b4", "B2": "#2ca02c", "B3": "#9467bd", "C": "#ff7f0e", "D": "#d62728", "R": "#8c564b"}
 MARKERS = {"A": "o", "B1": "s", "B2": "^", "B3": "D", "C": "v", "D": "P", "R": "X"}
@@ -165,6 +165,69 @@ def forgetting(data: dict[str, list[Series]], out_dir: Path) -> list[str]:
     axes[1].legend(frameon=False, fontsize=8)
     fig.suptitle("Forgetting across the task stream (mean ± std over seeds)", y=1.04)
     return save(fig, out_dir, "forgetting")
+
+
+KNOB_TITLES = {"loss_ratio": "share of the budget picked by loss", "replay_ratio": "replay ratio",
+               "buffer_size": "replay buffer size (dialogs)"}
+KNOB_PANELS = {**EFFICIENCY_PANELS, "plan_nll": ("Planning likelihood", "gold-plan NLL (lower is better)", False),
+               "forgetting": ("Forgetting", "forgetting (lower is better)", False)}
+
+
+def knob_ablation(data: KnobPanels, out_dir: Path) -> list[str]:
+    """One row per ablation knob, one panel per metric: the value against the knob's setting for each method
+    that ran it at several (its main setting ringed); A (all data, main comparison) as a dotted line."""
+    plt = _plt()
+    knobs = [k for k in KNOB_TITLES if k in data.panels] + sorted(k for k in data.panels if k not in KNOB_TITLES)
+    ncols = max(len(data.panels[k]) for k in knobs)
+    fig, axes = plt.subplots(len(knobs), ncols, figsize=(3.2 * ncols, 2.9 * len(knobs)), squeeze=False)
+    for row, knob in zip(axes, knobs, strict=True):
+        metrics = [m for m in KNOB_PANELS if m in data.panels[knob]] + \
+            sorted(m for m in data.panels[knob] if m not in KNOB_PANELS)
+        for ax in row[len(metrics):]:
+            ax.set_visible(False)
+        for ax, metric in zip(row, metrics, strict=False):
+            title, ylabel, unit = KNOB_PANELS.get(metric, (metric, metric, False))
+            xs: set[float] = set()
+            for s in data.panels[knob][metric]:
+                color = COLORS.get(s.label, "#333333")
+                ax.errorbar(s.x, s.y, yerr=s.extra.get("err", s.y_std), color=color, marker=MARKERS.get(s.label, "o"),
+                            capsize=3, linewidth=1.3, markersize=5, label=SHORT_LABELS.get(s.label, s.label))
+                main = data.main.get(knob, {}).get(s.label)
+                if main in s.x:
+                    i = s.x.index(main)
+                    ax.plot([main], [s.y[i]], marker="o", markersize=13, markerfacecolor="none", color=color,
+                            linewidth=0, label=f"{s.label} main setting: mean of {s.n[i]} seeds")
+                    seeds = s.extra.get("values", [[]] * len(s.x))[i]
+                    if len(seeds) > 1:  # each seed alone: what a one-seed ablation point compares with
+                        dx = 0.06 * ((max(s.x) - min(s.x)) or 1.0)
+                        at = main * 1.25 if knob == "buffer_size" else main + dx  # beside the error bar, not on it
+                        ax.plot([at] * len(seeds), seeds, linestyle="none", marker="o", markersize=3.5, color=color,
+                                markerfacecolor="white", label="main setting, one seed each")
+                xs.update(s.x)
+            ref = data.reference.get(metric)
+            if ref is not None:
+                ax.axhline(ref["mean"], color=COLORS.get(ref["label"], "#4c4c4c"), linestyle=":", linewidth=1.2,
+                           label=f"{SHORT_LABELS.get(ref['label'], ref['label'])} ({ref['n']} seeds)")
+            if knob == "buffer_size" and min(xs) > 0 and max(xs) / min(xs) >= 4:
+                ax.set_xscale("log", base=2)
+                ax.minorticks_off()
+            ax.set_xticks(sorted(xs), [f"{x:g}" for x in sorted(xs)])
+            ax.set_title(title)
+            ax.set_xlabel(KNOB_TITLES.get(knob, knob))
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            ax.margins(x=0.12)
+            if unit:
+                _clamp_unit(ax)
+        handles, labels = row[0].get_legend_handles_labels()
+        by_label = dict(zip(labels, handles, strict=True))
+        row[len(metrics) - 1].legend(by_label.values(), by_label.keys(), frameon=False, fontsize=7,
+                                     loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("Ablation knobs: one knob changed at a time, the rest at the method's main setting\n"
+                 "error bars: std over seeds at the main setting, else the one run's 95 % CI over evaluation samples",
+                 fontsize=9)
+    fig.tight_layout()
+    return save(fig, out_dir, "knob_ablation")
 
 
 def selector_tradeoff(section: AblationSection, points: list[TradeoffPoint], out_dir: Path, metric: str = "acc@1") -> list[str]:
