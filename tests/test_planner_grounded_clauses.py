@@ -194,6 +194,21 @@ def test_typed_mentions_name_their_type_for_retrieval() -> None:
         assert typed_mentions(text) == text
 
 
+def test_the_goal_prior_reads_typed_mentions_too() -> None:
+    """The whole goal, retrieved for the goal-level prior, gets the same type words as its clauses."""
+    from core.planning.base import PlannerConfig
+
+    class Recording(OverlapSelector):
+        def select(self, query, **kw):  # noqa: ANN001, ANN003, ANN201
+            seen.append(query)
+            return super().select(query, **kw)
+
+    seen: list[str] = []
+    p = make_planner("grounded", CAT, selector=Recording().fit(CAT), backend=object(), config=PlannerConfig(goal_weight=0.5))
+    p.plan("Is BA117 on time? Then email ana@x.io the answer")
+    assert "Is flight BA117 on time? Then email ana@x.io the answer" in seen
+
+
 def test_a_conditional_clause_is_retrieved_on_its_action_not_its_condition() -> None:
     from core.planning.base import PlannerConfig
 

@@ -34,7 +34,7 @@ from core.catalog import Tool
 from core.llm.base import TokenCallback
 from core.llm.prompts import steps_all_prompt, tagged_steps_schema
 from core.planning.base import BasePlanner
-from core.planning.clauses import action_query, intent_clauses
+from core.planning.clauses import action_query, intent_clauses, typed_mentions
 from core.planning.constraints import PlanConstraints
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
 from core.selection.base import Selection, StageScore
@@ -89,7 +89,7 @@ class GroundedPlanner(BasePlanner):
         out: list[tuple[str, str]] = []
         k = self.config.choose_k
         weighted = self.config.goal_weight > 0 and clauses != [goal]
-        goal_scores = {s.tool_id: s.score for s in self.selector.select(goal, top_k=50, candidates=pool)} \
+        goal_scores = {s.tool_id: s.score for s in self.selector.select(typed_mentions(goal), top_k=50, candidates=pool)} \
             if weighted else {}
         queries = [action_query(t) for t in clauses] if self.config.clause_query == "action" else list(clauses)
         rewrites = self._rewrites(goal, queries, plan) if self.config.clause_rewrite else [""] * len(clauses)
