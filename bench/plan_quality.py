@@ -3,13 +3,13 @@
     .venv/bin/python bench/plan_quality.py [--split handwritten] [--subset dev|test|all] [--limit N]
         [--arms greedy,hierarchical,flat] [--selector keyword] [--model sage-gemma3-270m] [--tag -x]
 
-An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm][~rw=0|1][~rwc=0|1][~cq=raw|action][~qm=auto|none|FILE][~ms=FLOOR][~sbb=0|1][~rk=K][~rkw=W]` (`qm`: the selector's query map, default
+An arm is `PLANNER[~selector=NAME][~sgk=K][~sr=K][~top_k=K][~choose=K][~model=NAME][~gw=W][~deps=model|dataflow][~today=TEXT][~direct=rule|hybrid|llm][~rw=0|1][~rwc=0|1][~cq=raw|action][~qm=auto|none|FILE][~ms=FLOOR][~sbb=0|1][~ta=0|1][~rk=K][~rkw=W]` (`qm`: the selector's query map, default
 the planners' (`core.planning.registry.DEFAULT_QUERY_MAP`); `rw`: PlannerConfig.clause_rewrite; `rwc`: PlannerConfig.rewrite_context; `cq`:
 PlannerConfig.clause_query; `direct`: the goal-level timing
 decision first, as the plan session does; "answer directly" gives the empty plan, its time counted; `sr`: retrieval per
 sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
 `model`: this arm's model instead of --model; `gw`: PlannerConfig.goal_weight; `ms`: PlannerConfig.min_score; `sbb`:
-PlannerConfig.search_before_book; `rk` / `rkw`: PlannerConfig.rerank_k / rerank_weight; `deps`: PlannerConfig.deps; `today`: PlannerConfig.today, e.g.
+PlannerConfig.search_before_book; `ta`: PlannerConfig.typed_arguments; `rk` / `rkw`: PlannerConfig.rerank_k / rerank_weight; `deps`: PlannerConfig.deps; `today`: PlannerConfig.today, e.g.
 `today=Wednesday 2025-10-15`, the hand-written set's reference date). The hand-written set is split once, by id, into a
 design subset (`dev`: ids divisible by 5, used to choose between pipeline variants) and the report subset
 (`test`: the rest, never used for a choice). The planner retrieves its own candidates (no gold list).
@@ -99,6 +99,7 @@ def main() -> None:
                             **({"clause_query": opts["cq"]} if "cq" in opts else {}),
                             **({"min_score": float(opts["ms"])} if "ms" in opts else {}),
                             **({"search_before_book": opts["sbb"] == "1"} if "sbb" in opts else {}),
+                            **({"typed_arguments": opts["ta"] == "1"} if "ta" in opts else {}),
                             **({"rerank_k": int(opts["rk"])} if "rk" in opts else {}),
                             **({"rerank_weight": float(opts["rkw"])} if "rkw" in opts else {}))
         model = opts.get("model", args.model)

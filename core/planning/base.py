@@ -64,6 +64,9 @@ class PlannerConfig:
     # grounded: a booking (`<x>_book`) whose catalog has `<x>_search` gets that search as the step before it, the
     # booking depending on it, unless a clause already picked the search (one books what a search found)
     search_before_book: bool = True
+    # grounded: a phone / email / flight-number argument that is not of its type ("phone_number": "wife") takes
+    # the one such mention in its clause or the goal (`core.planning.typed_arguments`), reported as a repair
+    typed_arguments: bool = True
     # grounded: a "Today: ..." line in the arguments prompt (e.g. "Wednesday 2025-10-15"); None: no line
     today: str | None = None
     # grounded: what a clause is retrieved on: "raw" (its words) or "action" (`core.planning.clauses.action_query`:

@@ -78,6 +78,19 @@ _TYPED_MENTIONS = (
 )
 
 
+# the same mentions, found (not rewritten): kind -> pattern of the value itself
+MENTION = {
+    "phone": re.compile(r"(?<![\w+])(\+\d[\d ()-]{6,}\d|\d{3}[ -]\d{3}[ -]\d{4})(?!\d)"),
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"),
+    "flight": re.compile(r"(?<![\w-])[A-Z]{2}[1-9]\d{0,3}(?![\w-])"),
+}
+
+
+def mentions(kind: str, text: str) -> list[str]:
+    """The distinct mentions of `kind` (phone, email, flight) in `text`, in order."""
+    return list(dict.fromkeys(m.group(0).strip() for m in MENTION[kind].finditer(text)))
+
+
 def typed_mentions(text: str) -> str:
     """`text` with a type word before (or after) each mention whose form names its type: a #channel, a flight
     number, a phone number."""

@@ -36,6 +36,7 @@ from core.llm.prompts import steps_all_prompt, tagged_steps_schema
 from core.planning.base import BasePlanner
 from core.planning.clauses import action_query, intent_clauses, typed_mentions
 from core.planning.constraints import PlanConstraints
+from core.planning.typed_arguments import fix_typed_arguments
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
 from core.selection.base import Selection, StageScore
 
@@ -310,6 +311,8 @@ class GroundedPlanner(BasePlanner):
             if self.config.deps == "dataflow":  # an edge needs data to flow: the clause refers back ("share it")
                 deps = (deps or [g - 1]) if g > 1 and _refers_back(plan, g) else []
             out.append(PlanStep(g, s.tool_id, s.arguments, deps, g, s.description or plan.subgoals[g - 1].description))
+        if self.config.typed_arguments:
+            plan.repairs += fix_typed_arguments(out, self.catalog, goal)
         return out
 
     def _chain(self, plan: Plan, ids: list[str]) -> list[PlanStep]:
