@@ -179,8 +179,11 @@ def knob_ablation(data: KnobPanels, out_dir: Path) -> list[str]:
     plt = _plt()
     knobs = [k for k in KNOB_TITLES if k in data.panels] + sorted(k for k in data.panels if k not in KNOB_TITLES)
     ncols = max(len(data.panels[k]) for k in knobs)
-    fig, axes = plt.subplots(len(knobs), ncols, figsize=(3.2 * ncols, 2.9 * len(knobs)), squeeze=False)
-    for row, knob in zip(axes, knobs, strict=True):
+    fig, grid = plt.subplots(len(knobs), ncols + 1, figsize=(3.3 * ncols + 2.6, 3.0 * len(knobs)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.0] * ncols + [0.8]})
+    for full_row, knob in zip(grid, knobs, strict=True):
+        row, key = full_row[:-1], full_row[-1]  # the last column holds the row's legend
+        key.axis("off")
         metrics = [m for m in KNOB_PANELS if m in data.panels[knob]] + \
             sorted(m for m in data.panels[knob] if m not in KNOB_PANELS)
         for ax in row[len(metrics):]:
@@ -221,8 +224,7 @@ def knob_ablation(data: KnobPanels, out_dir: Path) -> list[str]:
                 _clamp_unit(ax)
         handles, labels = row[0].get_legend_handles_labels()
         by_label = dict(zip(labels, handles, strict=True))
-        row[len(metrics) - 1].legend(by_label.values(), by_label.keys(), frameon=False, fontsize=7,
-                                     loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        key.legend(by_label.values(), by_label.keys(), frameon=False, fontsize=7.5, loc="center left")
     fig.suptitle("Ablation knobs: one knob changed at a time, the rest at the method's main setting\n"
                  "error bars: std over seeds at the main setting, else the one run's 95 % CI over evaluation samples",
                  fontsize=9)
