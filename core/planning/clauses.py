@@ -70,19 +70,20 @@ _THING = frozenset({"it", "them", "this", "that", "these", "those"})
 # ("Is BA117 on time?" -> "Is flight BA117 on time?"; "post a rundown in #frontend" -> "... in the #frontend
 # channel"; "Ring +44 20 7946 0321" -> "Ring phone number +44 20 7946 0321"). A hex colour is not a channel, an
 # id with a leading zero (WH001) or a space (ID 61) is not a flight.
+_CHANNEL = r"#(?![0-9A-Fa-f]{6}\b)[A-Za-z][\w-]*(?![\w-])"
+_FLIGHT = r"(?<![\w-])[A-Z]{2}[1-9]\d{0,3}(?![\w-])"
+_PHONE = r"(?<![\w+])(?:\+\d[\d ()-]{6,}\d|\d{3}[ -]\d{3}[ -]\d{4})(?!\d)"
 _TYPED_MENTIONS = (
-    (re.compile(r"(?<![\w&#])(?<!the )(#(?![0-9A-Fa-f]{6}\b)[A-Za-z][\w-]*)(?![\w-])(?!\s+channel)"), r"the \1 channel"),
-    (re.compile(r"(?<=the )(#(?![0-9A-Fa-f]{6}\b)[A-Za-z][\w-]*)(?![\w-])(?!\s+channel)"), r"\1 channel"),
-    (re.compile(r"(?<!flight )(?<![\w-])([A-Z]{2}[1-9]\d{0,3})(?![\w-])"), r"flight \1"),
-    (re.compile(r"(?<!number )(?<![\w+])(\+\d[\d ()-]{6,}\d|\d{3}[ -]\d{3}[ -]\d{4})(?!\d)"), r"phone number \1"),
+    (re.compile(rf"(?<![\w&#])(?<!the )({_CHANNEL})(?!\s+channel)"), r"the \1 channel"),
+    (re.compile(rf"(?<=the )({_CHANNEL})(?!\s+channel)"), r"\1 channel"),
+    (re.compile(rf"(?<!flight )({_FLIGHT})"), r"flight \1"),
+    (re.compile(rf"(?<!number )({_PHONE})"), r"phone number \1"),
 )
-
-
 # the same mentions, found (not rewritten): kind -> pattern of the value itself
 MENTION = {
-    "phone": re.compile(r"(?<![\w+])(\+\d[\d ()-]{6,}\d|\d{3}[ -]\d{3}[ -]\d{4})(?!\d)"),
+    "phone": re.compile(_PHONE),
     "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}"),
-    "flight": re.compile(r"(?<![\w-])[A-Z]{2}[1-9]\d{0,3}(?![\w-])"),
+    "flight": re.compile(_FLIGHT),
 }
 
 
