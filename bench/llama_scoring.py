@@ -39,11 +39,11 @@ class LlamaCandidateScorer:
     """Sum of token log-probabilities of each candidate (+ end of turn) after the prompt, on llama.cpp."""
 
     def __init__(self, adapter_gguf: str, *, merge: bool, threads: int = 2) -> None:
-        from core.llm.llamacpp import LlamaCppBackend
-        from core.llm.models import resolve_model
+        from core.llm.factory import make_backend
 
-        self.be = LlamaCppBackend(resolve_model("gemma3-270m", adapter_gguf), n_threads=threads, merge_lora=merge,
-                                  context_tag="bench-llama-scoring")
+        # in process: this reads llama.cpp's logits directly (the engine child exposes no per-position rows)
+        self.be = make_backend("gemma3-270m", adapter_gguf, isolation="inprocess", cache=False, n_threads=threads,
+                               merge_lora=merge, context_tag="bench-llama-scoring")
         self.llm = self.be._llama(0)
 
     def __call__(self, messages: list[dict], conts: list[str]) -> list[float]:
