@@ -55,7 +55,10 @@ class LlamaCandidateScorer:
         first = _log_softmax(np.array(_row(llm, -1)))
         out = []
         for c in conts:
-            rest = llm.tokenize((prompt + c + END).encode(), add_bos=True, special=True)[len(p):]
+            full = llm.tokenize((prompt + c + END).encode(), add_bos=True, special=True)
+            if full[: len(p)] != p:  # the candidate merged into the prompt's last token: not comparable
+                raise SystemExit(f"candidate {c!r} changes the prompt's tokens; this bench cannot score it")
+            rest = full[len(p):]
             llm.n_tokens = len(p)
             lp = float(first[rest[0]])
             if len(rest) > 1:
