@@ -88,7 +88,7 @@ def test_table1_single_seed_shows_eval_ci(store: RunStore, tmp_path: Path) -> No
     a = _md_row(md, "A: SFT baseline")
     hits = [hit("A", 0, i) for i in range(N_SEL)]
     assert a[1] == "1" and a[2].strip("*") == f"{statistics.fmean(hits):.3f} ± {ci95(hits):.3f}"
-    assert a[3] == "0.500" and a[-2] == "80"  # no stored CI (acc@5, cost): bare value
+    assert a[3] == "0.500" and a[-3] == "80"  # no stored CI (acc@5, cost): bare value (then steps, memory)
     assert "95 % CI over evaluation samples" in md and "not seed variance" in md and "std over seeds" not in md
     tex = (tmp_path / "r" / "table1.tex").read_text()
     assert r"95 \% CI over evaluation samples" in tex and f"{statistics.fmean(hits):.3f} $\\pm$ {ci95(hits):.3f}" in tex

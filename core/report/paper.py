@@ -36,7 +36,8 @@ METRIC_MACRO = {
     "exact_match": "PlanExact", "fallback": "PlanFallback",
     "accuracy": "TimAcc", "precision": "TimPrec", "recall": "TimRecall", "f1": "TimF", "fpr": "TimFpr",
     "timing_margin": "TimMargin", "latency_p50_ms": "LatencyMs",
-    "train_seconds": "TrainSec", "samples_used": "Samples", "peak_memory_mb": "PeakMem",
+    "train_seconds": "TrainSec", "samples_used": "Samples", "steps": "TrainSteps",
+    "peak_memory_mb": "PeakMem",
     "forgetting": "Forget", "backward_transfer": "Bwt",
 }
 HEADLINE = "acc@1"
@@ -338,8 +339,9 @@ def results_md(rows: Sequence[Row], pairs: Sequence[PairedSection], sections: Se
         for r in cost:
             t, n = r.cells["train_seconds"].mean or 0.0, r.cells["samples_used"].mean or 0.0
             rel = f", {t / a.cells['train_seconds'].mean:.0%} of A's time" if a and a.cells["train_seconds"].mean else ""
-            mem = r.cells.get("peak_memory_mb")
-            parts.append(f"{r.key} {n:.0f} samples in {t:.0f} s{rel}" + (f", peak {mem.mean:.0f} MB" if mem and mem.mean else ""))
+            mem, steps = r.cells.get("peak_memory_mb"), r.cells.get("steps")
+            parts.append(f"{r.key} {n:.0f} samples" + (f" ({steps.mean:.0f} steps)" if steps and steps.mean else "")
+                         + f" in {t:.0f} s{rel}" + (f", peak {mem.mean:.0f} MB" if mem and mem.mean else ""))
         lines += ["", "**Cost.** " + "; ".join(parts) + ". Training time only (evaluation and coreset scoring are "
                   "separate); wall-clock times depend on the machine's load."]
     curve = _budget_curve(live)

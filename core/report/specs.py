@@ -46,6 +46,7 @@ TABLE1_METRICS: tuple[MetricSpec, ...] = (
     _rate("fpr", "FPR", "Timing", higher=False),
     MetricSpec("train_seconds", "Time (s)", "Cost", False, 1),
     MetricSpec("samples_used", "Samples", "Cost", False, 0),
+    MetricSpec("steps", "Steps", "Cost", False, 0),  # optimizer steps: replay adds steps without adding samples
     MetricSpec("peak_memory_mb", "Mem. (MB)", "Cost", False, 0),
 )
 
