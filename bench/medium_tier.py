@@ -17,6 +17,7 @@ Stages (one seed each for the ablations; the main comparison has three):
   the 100 % point), so the figure has 5 x-values per method.
 - hybrid_ratio: B3 with 0.2 / 0.4 / 0.8 of its budget chosen by loss (0.6 is in main).
 - replay: C with buffer size 16 / 256 and replay ratio 0.1 / 1.0 / 0.5, in that order (128 and 0.3 are in main).
+- replay_steps: C at main's settings with every chunk trained twice (more steps without more replay).
 """
 
 from __future__ import annotations

@@ -76,6 +76,26 @@ def test_ablation_grid_cells_apply_only_where_the_knob_matters():
     assert len([k for k, _ in hyb if k.startswith("B1|")]) == 1  # loss_ratio does not apply to loss_topk
 
 
+def test_epochs_knob_keys_only_cells_off_their_usual_value():
+    """The epochs control (C trained twice per chunk) gets a cell of its own, while every cell at 1 epoch keeps
+    the key it was stored under before the knob existed (so stored stages still resume as finished)."""
+    from training.compare import cell_key, plan_cells
+    from training.config import load_config
+    from training.medium_plan import STAGES
+
+    base = load_config("quick_cpu")
+    cells = plan_cells(base, "quick_cpu", ["A", "C"], 1, STAGES["replay_steps"]["grid"])
+    keys = dict(cells)
+    c2 = [c for k, c in cells if k.startswith("C|")]
+    assert [c.train.epochs for c in c2] == [2] and isinstance(c2[0].train.epochs, int)
+    c_keys = [k for k in keys if k.startswith("C|")]
+    assert len(c_keys) == 1 and c_keys[0].endswith("|epochs=2") and "replay_ratio=" in c_keys[0]
+    a = [k for k in keys if k.startswith("A|")]
+    assert a == ["A|seed=0"]  # the knob does not apply to A
+    one = plan_cells(base, "quick_cpu", ["C"], 1)[0]
+    assert one[1].train.epochs == 1 and "epochs" not in one[0] and cell_key(one[1].to_dict()) == one[0]
+
+
 def test_resume_skips_the_finished_cell(tiny_dir, tmp_path, monkeypatch):
     from training import pipeline
     from training.compare import finished_cells, run_compare

@@ -33,7 +33,10 @@ SUMMARY_KEYS = ("samples_used", "train_seconds", "tokens_per_second", "peak_memo
 # ablation knobs: name -> (config section, field), and which methods they apply to
 GRID_FIELDS: dict[str, tuple[str, str]] = {"budget": ("coreset", "budget"), "loss_ratio": ("coreset", "loss_ratio"),
                                            "replay_ratio": ("continual", "replay_ratio"),
-                                           "buffer_size": ("continual", "buffer_size")}
+                                           "buffer_size": ("continual", "buffer_size"),
+                                           "epochs": ("train", "epochs")}
+# knobs added after cells were stored: a cell at the knob's usual value keeps the key it was stored under
+KEY_ONLY_IF_NOT: dict[str, float] = {"epochs": 1.0}
 # the paper's ablations as compare presets: methods and one-knob-at-a-time variants (`--ablation NAME`)
 ABLATIONS: dict[str, dict[str, Any]] = {
     # the sample-efficiency curve: coresets and the random control at 10/20/40/60 % of the pool; A is the 100 % point
@@ -51,7 +54,7 @@ def applies(method: str, knob: str) -> bool:
         return s["strategy"] != "none"
     if knob == "loss_ratio":
         return s["strategy"] == "hybrid"
-    return bool(s["continual"])
+    return bool(s["continual"])  # replay_ratio, buffer_size, epochs (more passes without more replay: C's control)
 
 
 def cell_key(cfg: dict[str, Any]) -> str:
@@ -61,8 +64,9 @@ def cell_key(cfg: dict[str, Any]) -> str:
     parts = [m, f"seed={int((cfg.get('train') or {}).get('seed', 0))}"]
     if m in METHOD_SETTINGS:
         for knob, (sec, fld) in GRID_FIELDS.items():
-            if applies(m, knob):
-                parts.append(f"{knob}={float((cfg.get(sec) or {}).get(fld, 0)):g}")
+            val = float((cfg.get(sec) or {}).get(fld, 0))
+            if applies(m, knob) and KEY_ONLY_IF_NOT.get(knob) != val:
+                parts.append(f"{knob}={val:g}")
     return "|".join(parts)
 
 

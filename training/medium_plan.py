@@ -20,6 +20,9 @@ STAGES: dict[str, dict[str, Any]] = {
     # values of each knob (with main's 0.3 / 128)
     "replay": {"methods": ["C"], "seeds": 1, "grid": {"buffer_size": [16, 256], "replay_ratio": [0.1, 1.0, 0.5]},
                "external": False},
+    # more replay also means more training steps (ratio 1.0: 168 vs 119 at 0.3); the control: main's replay
+    # ratio with every chunk trained twice (~238 steps), i.e. more passes without more replay
+    "replay_steps": {"methods": ["C"], "seeds": 1, "grid": {"epochs": [2]}, "external": False},
 }
 
 

@@ -168,7 +168,7 @@ def forgetting(data: dict[str, list[Series]], out_dir: Path) -> list[str]:
 
 
 KNOB_TITLES = {"loss_ratio": "share of the budget picked by loss", "replay_ratio": "replay ratio",
-               "buffer_size": "replay buffer size (dialogs)"}
+               "buffer_size": "replay buffer size (dialogs)", "epochs": "passes over each chunk (epochs)"}
 KNOB_PANELS = {**EFFICIENCY_PANELS, "plan_nll": ("Planning likelihood", "gold-plan NLL (lower is better)", False),
                "forgetting": ("Forgetting", "forgetting (lower is better)", False)}
 

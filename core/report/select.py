@@ -42,7 +42,7 @@ def coreset_of(run: dict[str, Any]) -> tuple[str, float | None]:
 
 
 KNOBS = (("loss_ratio", "coreset", "loss ratio"), ("replay_ratio", "continual", "replay ratio"),
-         ("buffer_size", "continual", "buffer"))
+         ("buffer_size", "continual", "buffer"), ("epochs", "train", "epochs"))
 
 
 def knobs_of(run: dict[str, Any]) -> dict[str, float]:
