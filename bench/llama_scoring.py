@@ -29,12 +29,6 @@ sys.path.insert(0, str(ROOT))
 END = "<end_of_turn>"  # the gemma end-of-turn marker the HF scorer appends to every candidate
 
 
-def _log_softmax(v: np.ndarray) -> np.ndarray:
-    v = v.astype(np.float64)
-    m = v.max()
-    return v - (m + np.log(np.exp(v - m).sum()))
-
-
 class LlamaCandidateScorer:
     """Sum of token log-probabilities of each candidate (+ end of turn) after the prompt, on llama.cpp."""
 
@@ -47,12 +41,12 @@ class LlamaCandidateScorer:
         self.llm = self.be._llama(0)
 
     def __call__(self, messages: list[dict], conts: list[str]) -> list[float]:
-        from core.llm.guided import _decode, _row, eval_prompt
+        from core.llm.guided import _decode, _row, eval_prompt, log_softmax
 
         llm, prompt = self.llm, self.be.render(messages)
         p = llm.tokenize(prompt.encode(), add_bos=True, special=True)
         eval_prompt(llm, p)
-        first = _log_softmax(np.array(_row(llm, -1)))
+        first = log_softmax(np.array(_row(llm, -1)))
         out = []
         for c in conts:
             full = llm.tokenize((prompt + c + END).encode(), add_bos=True, special=True)
@@ -63,7 +57,7 @@ class LlamaCandidateScorer:
             lp = float(first[rest[0]])
             if len(rest) > 1:
                 _decode(llm, rest[:-1], range(len(rest) - 1))
-                lp += sum(float(_log_softmax(np.array(_row(llm, i)))[t]) for i, t in enumerate(rest[1:]))
+                lp += sum(float(log_softmax(np.array(_row(llm, i)))[t]) for i, t in enumerate(rest[1:]))
             out.append(lp)
         llm.n_tokens = len(p)
         return out

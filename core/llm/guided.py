@@ -110,6 +110,13 @@ def _next_chars(pattern: Any, text: str, limit: int = 2) -> list[str]:
     return out
 
 
+def log_softmax(v: np.ndarray) -> np.ndarray:
+    """Log-probabilities (float64) from one row of logits."""
+    v = v.astype(np.float64)
+    m = v.max()
+    return v - (m + np.log(np.exp(v - m).sum()))
+
+
 def _logits(llm: Any) -> np.ndarray:
     import llama_cpp
 

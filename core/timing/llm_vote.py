@@ -174,9 +174,8 @@ def fit_platt(margins: Sequence[float], labels: Sequence[bool], *, balanced: boo
 
 def _llama_logprobs(backend: Any, messages: Sequence[Message], texts: Sequence[str]) -> list[float]:
     """Sum of token log-probabilities of each text after the rendered prompt, in process on llama.cpp."""
-    import numpy as np
 
-    from core.llm.guided import _logits, eval_prompt
+    from core.llm.guided import _logits, eval_prompt, log_softmax
 
     llm = backend._llama(backend.slot_for(messages))
     prompt = backend.render(messages)
@@ -188,11 +187,6 @@ def _llama_logprobs(backend: Any, messages: Sequence[Message], texts: Sequence[s
         from core.errors import ModelError
 
         raise ModelError(f"timing prompt of {common} tokens exceeds n_ctx={backend.n_ctx}")
-
-    def log_softmax(v: np.ndarray) -> np.ndarray:
-        v = v.astype(np.float64)
-        m = v.max()
-        return v - (m + np.log(np.exp(v - m).sum()))
 
     out = []
     with backend._lock:
