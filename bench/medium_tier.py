@@ -18,6 +18,7 @@ Stages (one seed each for the ablations; the main comparison has three):
 - hybrid_ratio: B3 with 0.2 / 0.4 / 0.8 of its budget chosen by loss (0.6 is in main).
 - replay: C with buffer size 16 / 256 and replay ratio 0.1 / 1.0 / 0.5, in that order (128 and 0.3 are in main).
 - replay_steps: C at main's settings with every chunk trained twice (more steps without more replay).
+- replay_seeds: seeds 1-2 of replay ratio 1.0 and of replay_steps' control (their seed 0 is in those stages).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def main() -> None:
             run_compare(None, store, resume=parent["id"], max_cells=left)
         else:
             run_compare(PRESET, store, methods=stage["methods"], seeds=stage["seeds"], grid=stage["grid"] or None,
-                        max_cells=left, overrides=overrides)
+                        max_cells=left, overrides=overrides, first_seed=int(stage.get("first_seed") or 0))
         done, total, _ = cells_status(store, find_parent(store, stage))
         print(f"== stage {name}: {done}/{total} cells, {time.perf_counter() - t0:.0f} s this call", flush=True)
         if args.max_cells:

@@ -257,3 +257,39 @@ def test_gpu_full_script_parses_and_rejects_unknown_modes():
     text = script.read_text()
     for step in ("install", "compare --full", "--resume", "report --db", "export-jsonl", "$OUT"):
         assert step in text, step
+
+
+def test_first_seed_adds_seeds_to_another_comparisons_cells(tiny_dir, tmp_path, monkeypatch):
+    """A stage that adds seeds 1-2 to settings whose seed 0 ran elsewhere plans only those seeds, seed-major;
+    its parent is told apart from a seed-0 stage of the same grid, and a resume neither reruns seed 0 nor
+    forgets where the seeds start."""
+    from training import pipeline
+    from training.compare import UsageError, plan_cells, run_compare
+    from training.config import load_config
+    from training.medium_plan import STAGES, find_parent
+
+    stage = STAGES["replay_seeds"]
+    cells = plan_cells(load_config("quick_cpu"), "quick_cpu", stage["methods"], stage["seeds"], stage["grid"],
+                       stage["first_seed"])
+    assert [c.train.seed for _, c in cells] == [1, 1, 2, 2]
+    assert [c.continual.replay_ratio for _, c in cells][:2] == [1.0, 0.3] and [c.train.epochs for _, c in cells][:2] == [1, 2]
+    assert all("|seed=0" not in k for k, _ in cells) and len({k for k, _ in cells}) == 4
+
+    store = RunStore(tmp_path / "runs.db")
+    base = {"compare": "medium_cpu", "base": {}, "methods": ["C"], "grid": stage["grid"]}
+    seed0 = store.create_run("train", {**base, "seeds": 1})
+    mine = store.create_run("train", {**base, "seeds": 3, "first_seed": 1})
+    assert find_parent(store, stage)["id"] == mine
+    assert find_parent(store, {**stage, "first_seed": 0})["id"] == seed0
+
+    monkeypatch.setenv("SAGE_TUI_CACHE", str(tmp_path / "cache"))
+    pipeline.BASE_LOSS_CACHE.clear()
+    cfg = _tiny_cfg(tmp_path, tiny_dir)
+    with pytest.raises(UsageError, match="first seed 2"):
+        run_compare(cfg, store, methods=["A"], seeds=2, first_seed=2, log=lambda s: None)
+    first = run_compare(cfg, store, methods=["A"], seeds=2, first_seed=1, log=lambda s: None)
+    assert [(r["config"]["method"], r["config"]["seed"]) for r in first] == [("A", 1)]
+    parent = store.get_run(first[0]["run_id"])["parent_id"]
+    assert store.get_run(parent)["config"]["first_seed"] == 1
+    again = run_compare(None, store, resume=parent, log=lambda s: None)
+    assert [r["run_id"] for r in again] == [first[0]["run_id"]]

@@ -81,12 +81,13 @@ def variants_of(grid: dict[str, list[float]] | None) -> list[dict[str, float]]:
 
 
 def plan_cells(base: Config, preset: str, methods: list[str], seeds: int,
-               grid: dict[str, list[float]] | None = None) -> list[tuple[str, Config]]:
-    """Every (key, config) cell, seed-major (all methods of seed 0 first, so a partial run is a whole seed)."""
+               grid: dict[str, list[float]] | None = None, first_seed: int = 0) -> list[tuple[str, Config]]:
+    """Every (key, config) cell of seeds `first_seed`..`seeds - 1`, seed-major (all methods of the first seed
+    first, so a partial run is a whole seed). `first_seed` > 0 adds seeds to cells another comparison ran."""
     variants = variants_of(grid)
     cells: list[tuple[str, Config]] = []
     seen: set[str] = set()
-    for seed in range(seeds):
+    for seed in range(first_seed, seeds):
         for m in methods:
             mine = [v for v in variants if all(applies(m, k) for k in v)] or [{}]
             for v in mine:
@@ -133,12 +134,14 @@ def _payload(store: Any, run_id: str, cfg: dict[str, Any], preset: str) -> dict[
 
 def run_compare(preset: str | None, store: Any, *, methods: list[str] | None = None, seeds: int | None = None,
                 grid: dict[str, list[float]] | None = None, resume: str | None = None, max_cells: int = 0,
+                first_seed: int = 0,
                 overrides: Callable[[Config], None] | None = None,
                 log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Train + evaluate each cell; returns one `eval --json`-shaped dict per cell (finished earlier or now).
 
     `resume`: the parent run of an earlier comparison; its stored config, methods, seeds and grid are used
-    (`seeds` may raise the seed count) and finished cells are skipped. `overrides(cfg)` edits the base config
+    (`seeds` may raise the seed count) and finished cells are skipped. `first_seed`: run seeds
+    `first_seed`..`seeds - 1` only (stored with the parent, so a resume keeps it). `overrides(cfg)` edits the base config
     of a new comparison (the CLI's `--external`)."""
     from training.pipeline import run_training
 
@@ -158,6 +161,7 @@ def run_compare(preset: str | None, store: Any, *, methods: list[str] | None = N
         methods = list(pc.get("methods") or DEFAULT_METHODS) if not methods else methods
         seeds = max(int(pc.get("seeds") or 1), seeds or 0)
         grid = pc.get("grid") or None
+        first_seed = int(pc.get("first_seed") or 0)
         prior_wall = float(store.final_metrics(parent).get("wall_seconds", 0.0))
         store.update_run(parent, status="running", ended=None, error=None, pid=os.getpid(),
                          config={**pc, "methods": methods, "seeds": seeds})
@@ -178,9 +182,12 @@ def run_compare(preset: str | None, store: Any, *, methods: list[str] | None = N
         raise UsageError(f"unknown method(s) {bad}; expected {DEFAULT_METHODS}")
     if seeds < 1:
         raise UsageError("--seeds must be >= 1")
-    cells = plan_cells(base, preset, methods, seeds, grid)
+    if not 0 <= first_seed < seeds:
+        raise UsageError(f"first seed {first_seed} must be in 0..{seeds - 1} (seeds = {seeds})")
+    cells = plan_cells(base, preset, methods, seeds, grid, first_seed)
     if not resume:
         parent = store.create_run("train", {"compare": preset, "methods": methods, "seeds": seeds, "grid": grid or {},
+                                            **({"first_seed": first_seed} if first_seed else {}),
                                             "cells": [k for k, _ in cells], "base": base.to_dict()},
                                   name=f"compare-{preset}")
     done = finished_cells(store, parent)

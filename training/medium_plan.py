@@ -23,6 +23,10 @@ STAGES: dict[str, dict[str, Any]] = {
     # more replay also means more training steps (ratio 1.0: 168 vs 119 at 0.3); the control: main's replay
     # ratio with every chunk trained twice (~238 steps), i.e. more passes without more replay
     "replay_steps": {"methods": ["C"], "seeds": 1, "grid": {"epochs": [2]}, "external": False},
+    # seeds 1-2 of replay ratio 1.0 and of its step control (seed 0 of each is in the two stages above), so
+    # "more replay helps selection, more passes do not" rests on three seeds; seed-major: one whole seed first
+    "replay_seeds": {"methods": ["C"], "seeds": 3, "first_seed": 1, "grid": {"replay_ratio": [1.0], "epochs": [2]},
+                     "external": False},
 }
 
 
@@ -34,7 +38,8 @@ def find_parent(store: Any, stage: dict[str, Any], preset: str = PRESET) -> dict
     """The newest comparison parent of `preset` with this stage's methods and grid (None: not started)."""
     hits = [r for r in store.list_runs(kind="train")
             if not r.get("parent_id") and (c := r.get("config") or {}).get("compare") == preset and "base" in c
-            and list(c.get("methods") or []) == list(stage["methods"]) and _grid(c.get("grid")) == _grid(stage["grid"])]
+            and list(c.get("methods") or []) == list(stage["methods"]) and _grid(c.get("grid")) == _grid(stage["grid"])
+            and int(c.get("first_seed") or 0) == int(stage.get("first_seed") or 0)]
     return max(hits, key=lambda r: (r.get("started") or "", r["id"])) if hits else None
 
 
