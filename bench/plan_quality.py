@@ -9,7 +9,7 @@ PlannerConfig.clause_query; `direct`: the goal-level timing
 decision first, as the plan session does; "answer directly" gives the empty plan, its time counted; `sr`: retrieval per
 sub-goal, PlannerConfig.subgoal_retrieval; `choose`: the model picks among a clause's top K, PlannerConfig.choose_k;
 `model`: this arm's model instead of --model; `gw`: PlannerConfig.goal_weight; `ms`: PlannerConfig.min_score; `sbb`:
-PlannerConfig.search_before_book; `ta`: PlannerConfig.typed_arguments; `rk` / `rkw`: PlannerConfig.rerank_k / rerank_weight; `deps`: PlannerConfig.deps; `today`: PlannerConfig.today, e.g.
+PlannerConfig.search_before_book; `ta`: PlannerConfig.typed_arguments; `cl`: PlannerConfig.contact_lookup; `rk` / `rkw`: PlannerConfig.rerank_k / rerank_weight; `deps`: PlannerConfig.deps; `today`: PlannerConfig.today, e.g.
 `today=Wednesday 2025-10-15`, the hand-written set's reference date). The hand-written set is split once, by id, into a
 design subset (`dev`: ids divisible by 5, used to choose between pipeline variants) and the report subset
 (`test`: the rest, never used for a choice). The planner retrieves its own candidates (no gold list).
@@ -100,6 +100,7 @@ def main() -> None:
                             **({"min_score": float(opts["ms"])} if "ms" in opts else {}),
                             **({"search_before_book": opts["sbb"] == "1"} if "sbb" in opts else {}),
                             **({"typed_arguments": opts["ta"] == "1"} if "ta" in opts else {}),
+                            **({"contact_lookup": opts["cl"] == "1"} if "cl" in opts else {}),
                             **({"rerank_k": int(opts["rk"])} if "rk" in opts else {}),
                             **({"rerank_weight": float(opts["rkw"])} if "rkw" in opts else {}))
         model = opts.get("model", args.model)

@@ -67,6 +67,9 @@ class PlannerConfig:
     # grounded: a phone / email / flight-number argument that is not of its type ("phone_number": "wife") takes
     # the one such mention in its clause or the goal (`core.planning.typed_arguments`), reported as a repair
     typed_arguments: bool = True
+    # grounded: an email / phone argument that names a person, not an address, with no address in the goal
+    # ("to": "manager") gets a `contact_search` step before it and takes its result (`core.planning.contact_lookup`)
+    contact_lookup: bool = True
     # grounded: a "Today: ..." line in the arguments prompt (e.g. "Wednesday 2025-10-15"); None: no line
     today: str | None = None
     # grounded: what a clause is retrieved on: "raw" (its words) or "action" (`core.planning.clauses.action_query`:

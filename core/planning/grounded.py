@@ -36,6 +36,7 @@ from core.llm.prompts import steps_all_prompt, tagged_steps_schema
 from core.planning.base import BasePlanner
 from core.planning.clauses import action_query, intent_clauses, typed_mentions
 from core.planning.constraints import PlanConstraints
+from core.planning.contact_lookup import LOOKUP_TOOL, add_contact_lookups
 from core.planning.typed_arguments import fix_typed_arguments
 from core.planning.types import Plan, PlanStep, Repair, SubGoal
 from core.selection.base import Selection, StageScore
@@ -76,6 +77,13 @@ class GroundedPlanner(BasePlanner):
         self.progress(plan, [], "subgoals")
         has_llm = callable(getattr(self.backend, "complete", None))
         steps = self._fill(goal, plan, ids, limit, on_token) if has_llm and ids else []
+        pool = getattr(self, "_pool", None)
+        if steps and self.config.contact_lookup and LOOKUP_TOOL not in c.must_not_use \
+                and (pool is None or LOOKUP_TOOL in pool):
+            steps, rep = add_contact_lookups(steps, self.catalog, goal, limit)
+            if rep:
+                plan.repairs += rep
+                plan.candidates = list(dict.fromkeys([*plan.candidates, LOOKUP_TOOL]))
         if not steps:
             steps = self._chain(plan, ids)
         self.progress(plan, steps, "steps")

@@ -32,7 +32,7 @@ class SubGoal:
 class Repair:
     """One change the repair layer made (kind is stable; detail is for people)."""
 
-    kind: str  # json | alias | dependency | cycle | duplicate_id | tool | constraint | fallback | truncate | argument
+    kind: str  # json | alias | dependency | cycle | duplicate_id | tool | constraint | fallback | truncate | argument | lookup
     detail: str
     step_id: int | None = None
 
