@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import NotFoundError
 from core.report.select import KNOBS, child_evals, coreset_of, knobs_of, seed_of, variant_of
 from core.report.specs import ABLATION_TASKS, LATENCY, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
 from core.store import RunStore
@@ -73,6 +74,9 @@ class Row:
     key: str  # stable id: method (+ budget) or variant name
     label: str
     cells: dict[str, Cell] = field(default_factory=dict)
+    # methods in the widest comparison any of its runs belongs to (7 for the main comparison's cells, 1 for a
+    # one-method ablation stage; 0 for runs outside a comparison): what tells a method's main row from an ablation's
+    breadth: int = 0
 
     def cell(self, metric: str) -> Cell:
         return self.cells.setdefault(metric, Cell())
@@ -115,6 +119,36 @@ def _extra(name: str) -> bool:
     return name in EXTRA_METRICS or (name.startswith("ext/") and name.count("/") == 2)
 
 
+def main_rows(rows: Sequence[Row]) -> dict[str, str]:
+    """Row key -> method, for each method shown in several configurations (`B3@40%,loss_ratio=0.6`, ...): the
+    row from the widest comparison (the main one compares every method; an ablation stage one or two), then the
+    one with the most runs (the main comparison's seeds against one-seed ablation cells), so an ablation setting
+    run with as many seeds does not take the name. No entry when two configurations tie on both, or the method
+    has one row (its key is already the method)."""
+    by_method: dict[str, list[Row]] = {}
+    for r in rows:
+        if "@" in r.key and r.run_ids:
+            by_method.setdefault(r.key.partition("@")[0], []).append(r)
+    out = {}
+    for method, rs in by_method.items():
+        rs = sorted(rs, key=lambda r: (-r.breadth, -len(r.run_ids)))
+        if len(rs) == 1 or (rs[0].breadth, len(rs[0].run_ids)) > (rs[1].breadth, len(rs[1].run_ids)):
+            out[rs[0].key] = method
+    return out
+
+
+def _comparison_breadth(store: RunStore, train: list[dict[str, Any]]) -> dict[str, int]:
+    """Comparison parent id -> how many methods it compared (from its stored config)."""
+    out: dict[str, int] = {}
+    for pid in {r.get("parent_id") for r in train if r.get("parent_id")}:
+        try:
+            parent = store.get_run(pid)
+        except NotFoundError:  # a parent outside this store: no breadth known
+            continue
+        out[pid] = len((parent.get("config") or {}).get("methods") or [])
+    return out
+
+
 def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row], dict[str, list[str]]]:
     """Rows A..D, one per configuration where a method ran with several (coreset budget; and the hybrid loss
     share, replay ratio or buffer size of an ablation grid), and run -> contributing run ids."""
@@ -128,6 +162,7 @@ def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row],
         for name, _, _ in KNOBS:
             knob_vals.setdefault((r["method"], name), set()).add(k.get(name))
     rows: dict[str, Row] = {m: Row(key=m, label=METHOD_LABELS[m]) for m in METHODS}
+    breadth = _comparison_breadth(store, train)
     split: set[str] = set()
     sources: dict[str, list[str]] = {}
     for r in sorted(train, key=lambda r: r["id"]):
@@ -149,6 +184,7 @@ def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row],
             split.add(method)
             key, label = f"{method}@{','.join(parts)}", ", ".join([METHOD_LABELS.get(method, method), *labels])
         row = rows.setdefault(key, Row(key=key, label=label))
+        row.breadth = max(row.breadth, breadth.get(r.get("parent_id") or "", 0))
         values = train_run_metrics(store, r, children.get(r["id"], []))
         sources[r["id"]] = sorted({src for _, src in values.values()})
         for spec in TABLE1_METRICS:

@@ -1,4 +1,5 @@
-"""Paired differences between Table 1 rows on the same evaluation samples (each method vs A and vs R).
+"""Paired differences between Table 1 rows on the same evaluation samples (each method vs A and vs R; each
+ablation setting vs its method's main setting).
 
 The per-sample rows a training run stores (`store.sample_results`, with `task` and `sample_id`) are
 matched between a method's run and the reference's run of the same comparison and seed (same
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.metrics.stats import mean_ci
-from core.report.aggregate import Row
+from core.report.aggregate import Row, main_rows
 from core.report.select import seed_of
 from core.store import RunStore
 
@@ -158,7 +159,7 @@ class PairedRow:
 
 @dataclass
 class PairedSection:
-    reference: str  # row key of the reference (A, R or R@<budget>)
+    reference: str  # row key of the reference (A, R or R@<budget>; a method's main row for its ablation settings)
     label: str
     rows: list[PairedRow]
 
@@ -194,7 +195,8 @@ def _reference_row(ref: str, row: Row, by_key: dict[str, Row]) -> Row | None:
 
 def paired_sections(store: RunStore, rows: Sequence[Row], runs: dict[str, dict[str, Any]],
                     children: dict[str, list[dict[str, Any]]]) -> list[PairedSection]:
-    """One section per reference method (A, R) present: every other Table 1 row against it."""
+    """One section per reference method (A, R) present: every other Table 1 row against it; then one per method
+    with ablation settings: each setting against the method's main row (`aggregate.main_rows`)."""
     live = [r for r in rows if r.run_ids]
     by_key = {r.key: r for r in live}
     samples: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
@@ -221,6 +223,21 @@ def paired_sections(store: RunStore, rows: Sequence[Row], runs: dict[str, dict[s
             out_rows.append(PairedRow(row.key, row.label, len(pairs), diffs))
         label = next(r.label for r in live if r.key.partition("@")[0] == ref)
         sections.append(PairedSection(ref, label.split(",")[0], out_rows))
+    # each ablation setting against its own method's main setting (C at replay ratio 1.0 vs C as in the main
+    # comparison): the knob's effect, matched by seed and training data
+    for main_key, method in sorted(main_rows(live).items(), key=lambda kv: kv[1]):
+        out_rows = []
+        for row in live:
+            if row.key == main_key or row.key.partition("@")[0] != method:
+                continue
+            pairs = _pairs(row.run_ids, by_key[main_key].run_ids, runs)
+            for pair in pairs:
+                for rid in pair:
+                    samples_of(rid)
+            diffs = {s.key: d for s in PAIRED_METRICS if (d := paired_diff(s, pairs, samples)) is not None}
+            out_rows.append(PairedRow(row.key, row.label, len(pairs), diffs))
+        if out_rows:
+            sections.append(PairedSection(main_key, by_key[main_key].label, out_rows))
     return sections
 
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.report.aggregate import AblationSection, Cell, Row
+from core.report.aggregate import AblationSection, Cell, Row, main_rows
 from core.report.paired import PAIRED_METRICS, Diff, PairedSection, PairedSpec
 from core.report.specs import ABLATION_PRIMARY, ABLATION_TASKS, TABLE1_METRICS, MetricSpec
 from core.report.tables import HEADER, fmt
@@ -171,20 +171,6 @@ def _diff_macros(ms: MacroSet, prefix: str, d: Diff, spec: PairedSpec, what: str
         ms.add(prefix + "Hi", tex_number(d.boot[1], spec.decimals, sign=True), f"{what}: bootstrap 95 % CI high; {_runs(ids)}")
 
 
-def main_rows(rows: Sequence[Row]) -> dict[str, str]:
-    """Row key -> method, for each method shown in several configurations (`B3@40%,loss_ratio=0.6`, ...): the
-    row with strictly the most runs (the main comparison's seeds against one-seed ablation cells). No entry when
-    two configurations tie, or the method has one row (its key is already the method)."""
-    by_method: dict[str, list[Row]] = {}
-    for r in rows:
-        if "@" in r.key and r.run_ids:
-            by_method.setdefault(r.key.partition("@")[0], []).append(r)
-    out = {}
-    for method, rs in by_method.items():
-        rs = sorted(rs, key=lambda r: -len(r.run_ids))
-        if len(rs) == 1 or len(rs[0].run_ids) > len(rs[1].run_ids):
-            out[rs[0].key] = method
-    return out
 
 
 def _names(key: str, aliases: dict[str, str]) -> list[tuple[str, str]]:
@@ -194,7 +180,7 @@ def _names(key: str, aliases: dict[str, str]) -> list[tuple[str, str]]:
     if key not in aliases:
         return [(full, "")]
     return [(full, ""), (letters(aliases[key]), f" [alias: {key} is {aliases[key]}'s main configuration, "
-                                                f"the one with the most runs]")]
+                                                f"from the widest comparison]")]
 
 
 def results_tex(rows: Sequence[Row], pairs: Sequence[PairedSection], sections: Sequence[AblationSection]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from core.report.aggregate import AblationSection, Cell, Row
@@ -232,7 +233,7 @@ def paired_tex(sections: Sequence[PairedSection]) -> str:
         lines.append("% no training runs of A or R selected")
     for sec in sections:
         lines += ["", r"\begin{table*}[t]", r"\centering", r"\small", rf"\caption{{{_tex_text(paired_caption(sec))}}}",
-                  rf"\label{{tab:paired-{sec.reference.lower()}}}", r"\resizebox{\linewidth}{!}{%",
+                  rf"\label{{tab:paired-{re.sub(r'[^a-z0-9]+', '-', sec.reference.lower()).strip('-')}}}", r"\resizebox{\linewidth}{!}{%",
                   r"\begin{tabular}{l r " + " ".join("c" for _ in PAIRED_METRICS) + "}", r"\toprule"]
         heads = ["Method", "Pairs"]
         for s in PAIRED_METRICS:
