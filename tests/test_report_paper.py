@@ -209,6 +209,28 @@ def test_an_ablation_setting_with_as_many_seeds_does_not_take_the_main_names(sto
     assert "## Difference to C: continual replay, replay ratio 0.3" in paired
 
 
+def test_results_md_sets_the_trained_models_beside_retrieval_alone(paper_store, tmp_path: Path) -> None:
+    """Selector evaluation runs on tool selection (no trained model) are the bar a trained model must clear: the
+    target paragraph names them and counts the trained rows below the best; a selector's own boolean `split`
+    flag (sub-queries) is not taken for the dataset's name."""
+    store, _ = paper_store
+    for name, acc, extra in (("keyword", 0.45, {}), ("two_stage", 0.55, {"split": True})):
+        rid = store.create_run("eval", {"name": name, "task": "tool_selection", "limit": 40, **extra,
+                                        "dataset": "/x/test_extended/tool_selection.jsonl"},
+                               task="tool_selection", name=name, dataset_hash="f" * 64)
+        store.add_sample_results(rid, [{"sample_id": f"ts-{i}", "ok": True, "metrics": {"acc@1": float(i % 20 < acc * 20)}}
+                                       for i in range(N)])
+        store.log_metrics(rid, {"acc@1": acc, "latency_p50_ms": 1.0})
+        store.finish_run(rid)
+    build_report(store, tmp_path / "r")
+    md = (tmp_path / "r" / "results.md").read_text()
+    para = next(p for p in md.split("\n\n") if p.startswith("**Against the 95% tool-selection target**"))
+    assert "retrieval alone" in para and "two_stage 0.550" in para and "keyword 0.450" in para
+    assert "(test_extended/tool_selection.jsonl, 40 samples)" in para and "True" not in para
+    # the synthetic trained rows score about 0.5 each: all four below two_stage's 0.55
+    assert "4 of 4 trained rows score below the best of these (two_stage, 0.550)" in para
+
+
 def test_tex_syntax_check_catches_generator_bugs(paper_store, tmp_path: Path) -> None:
     store, _ = paper_store
     build_report(store, tmp_path / "r")

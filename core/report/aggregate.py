@@ -241,8 +241,8 @@ class AblationSection:
 def _dataset_label(run: dict[str, Any]) -> str:
     """`folder/file`, or the named subset of the file (`handwritten-test`) when the run evaluated one."""
     cfg = run.get("config") or {}
-    if cfg.get("split"):
-        return str(cfg["split"])
+    if isinstance(cfg.get("split"), str) and cfg["split"]:  # a selector's own `split` flag (sub-queries) is a bool
+        return cfg["split"]
     ds = cfg.get("dataset") or ""
     p = Path(ds)
     return f"{p.parent.name}/{p.name}" if ds else "?"
