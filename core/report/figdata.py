@@ -99,14 +99,22 @@ def _setting(r: dict[str, Any], *, budget: bool) -> tuple:
 
 
 def main_setting(train: Iterable[dict[str, Any]], *, budget: bool = False) -> list[dict[str, Any]]:
-    """The runs of each method's most common setting of the ablation knobs (hybrid loss share, replay ratio,
-    buffer; with `budget`, the coreset budget too): an ablation grid adds one-seed cells of other settings,
-    which a figure of another variable must not average in."""
+    """The runs of each method's main setting of the ablation knobs (hybrid loss share, replay ratio, buffer; with
+    `budget`, the coreset budget too): the setting of the widest comparison among the runs (the one parent that ran
+    the most methods: the main comparison), then the most common: an ablation grid adds cells of other settings,
+    which a figure of another variable must not average in, also when a setting gets as many seeds as the main."""
     train = list(train)
-    counts: dict[str, Counter] = {}
+    methods_of: dict[str, set[str]] = {}
     for r in train:
-        counts.setdefault(r["method"], Counter())[_setting(r, budget=budget)] += 1
-    modal = {m: min(c.items(), key=lambda kv: (-kv[1], repr(kv[0])))[0] for m, c in counts.items()}
+        methods_of.setdefault(r.get("parent_id") or "", set()).add(r["method"])
+    breadth = {pid: len(ms) if pid else 0 for pid, ms in methods_of.items()}
+    counts: dict[str, Counter] = {}
+    widest: dict[tuple[str, tuple], int] = {}
+    for r in train:
+        key = _setting(r, budget=budget)
+        counts.setdefault(r["method"], Counter())[key] += 1
+        widest[(r["method"], key)] = max(widest.get((r["method"], key), 0), breadth[r.get("parent_id") or ""])
+    modal = {m: min(c.items(), key=lambda kv: (-widest[(m, kv[0])], -kv[1], repr(kv[0])))[0] for m, c in counts.items()}
     return [r for r in train if _setting(r, budget=budget) == modal[r["method"]]]
 
 

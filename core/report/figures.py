@@ -200,12 +200,12 @@ def knob_ablation(data: KnobPanels, out_dir: Path) -> list[str]:
                     i = s.x.index(main)
                     ax.plot([main], [s.y[i]], marker="o", markersize=13, markerfacecolor="none", color=color,
                             linewidth=0, label=f"{s.label} main setting: mean of {s.n[i]} seeds")
-                    seeds = s.extra.get("values", [[]] * len(s.x))[i]
-                    if len(seeds) > 1:  # each seed alone: what a one-seed ablation point compares with
-                        dx = 0.06 * ((max(s.x) - min(s.x)) or 1.0)
-                        at = main * 1.25 if knob == "buffer_size" else main + dx  # beside the error bar, not on it
+                dx = 0.06 * ((max(s.x) - min(s.x)) or 1.0)
+                for x, seeds in zip(s.x, s.extra.get("values", [[]] * len(s.x)), strict=True):
+                    if len(seeds) > 1:  # each seed alone, beside the error bar: what a one-seed point compares with
+                        at = x * 1.25 if knob == "buffer_size" else x + dx
                         ax.plot([at] * len(seeds), seeds, linestyle="none", marker="o", markersize=3.5, color=color,
-                                markerfacecolor="white", label="main setting, one seed each")
+                                markerfacecolor="white", label="one seed each (settings with several)")
                 xs.update(s.x)
             ref = data.reference.get(metric)
             if ref is not None:
@@ -226,7 +226,8 @@ def knob_ablation(data: KnobPanels, out_dir: Path) -> list[str]:
         by_label = dict(zip(labels, handles, strict=True))
         key.legend(by_label.values(), by_label.keys(), frameon=False, fontsize=7.5, loc="center left")
     fig.suptitle("Ablation knobs: one knob changed at a time, the rest at the method's main setting\n"
-                 "error bars: std over seeds at the main setting, else the one run's 95 % CI over evaluation samples",
+                 "error bars: std over seeds where a setting has several runs, else the one run's 95 % CI over "
+                 "evaluation samples",
                  fontsize=9)
     fig.tight_layout()
     return save(fig, out_dir, "knob_ablation")
