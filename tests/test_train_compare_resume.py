@@ -287,9 +287,17 @@ def test_first_seed_adds_seeds_to_another_comparisons_cells(tiny_dir, tmp_path, 
     cfg = _tiny_cfg(tmp_path, tiny_dir)
     with pytest.raises(UsageError, match="first seed 2"):
         run_compare(cfg, store, methods=["A"], seeds=2, first_seed=2, log=lambda s: None)
-    first = run_compare(cfg, store, methods=["A"], seeds=2, first_seed=1, log=lambda s: None)
+    from sage_tui.cli import app
+
+    db = str(tmp_path / "runs.db")
+    res = CliRunner().invoke(app, ["train", "compare", "--config", cfg, "--method", "A", "--seeds", "2",
+                                   "--first-seed", "1", "--db", db, "--json"])
+    assert res.exit_code == 0, res.output
+    first = json.loads(res.stdout)["runs"]
     assert [(r["config"]["method"], r["config"]["seed"]) for r in first] == [("A", 1)]
     parent = store.get_run(first[0]["run_id"])["parent_id"]
     assert store.get_run(parent)["config"]["first_seed"] == 1
+    bad = CliRunner().invoke(app, ["train", "compare", "--resume", parent, "--first-seed", "1", "--db", db])
+    assert bad.exit_code == 2 and "--resume" in bad.output
     again = run_compare(None, store, resume=parent, log=lambda s: None)
     assert [r["run_id"] for r in again] == [first[0]["run_id"]]

@@ -104,6 +104,8 @@ def compare_cmd(
     full: Annotated[bool, typer.Option("--full", help="GPU tier: all 4,400 dialogs, bf16 (bench/gpu_full.sh).")] = False,
     method: Annotated[list[str] | None, typer.Option("--method", help="A, B1, B2, B3, C, D or R (random control); repeatable.")] = None,
     seeds: Annotated[int | None, typer.Option("--seeds", help="Seeds per method (default 1; with --resume: raise the count).")] = None,
+    first_seed: Annotated[int, typer.Option("--first-seed", help="Run seeds FIRST..--seeds minus 1 only: more seeds for "
+                                                                 "settings whose first seeds another comparison ran.")] = 0,
     config: Annotated[str | None, typer.Option("--config", help="Base config (default: the tier's preset).")] = None,
     resume: Annotated[str | None, typer.Option("--resume", metavar="PARENT_RUN",
                                                help="Continue comparison PARENT_RUN (its stored config, methods, seeds and "
@@ -116,6 +118,8 @@ def compare_cmd(
     loss_ratio: Annotated[list[float] | None, typer.Option("--loss-ratio", help="Hybrid loss share variant; repeatable.")] = None,
     replay_ratio: Annotated[list[float] | None, typer.Option("--replay-ratio", help="Replay ratio variant (C, D); repeatable.")] = None,
     buffer_size: Annotated[list[int] | None, typer.Option("--buffer-size", help="Replay buffer size variant (C, D); repeatable.")] = None,
+    epochs: Annotated[list[int] | None, typer.Option("--epochs", help="Passes over each chunk variant (C, D: more steps "
+                                                                     "without more replay); repeatable.")] = None,
     external: Annotated[list[str] | None, typer.Option("--external", help="Imported external set folder (catalog.jsonl + "
                                                                          "tool_retrieval.jsonl) to score tool selection on; repeatable.")] = None,
     summary: Annotated[str | None, typer.Option("--summary", metavar="PARENT_RUN",
@@ -157,10 +161,10 @@ def compare_cmd(
         grid = {k: list(v) for k, v in ABLATIONS[ablation]["grid"].items()}
         method = method or list(ABLATIONS[ablation]["methods"])
     for knob, vals in (("budget", budget), ("loss_ratio", loss_ratio), ("replay_ratio", replay_ratio),
-                       ("buffer_size", buffer_size)):
+                       ("buffer_size", buffer_size), ("epochs", epochs)):
         if vals:
             grid[knob] = [float(v) for v in vals]
-    if resume and (tiers or config or grid or method or external):
+    if resume and (tiers or config or grid or method or external or first_seed):
         raise UsageError("--resume continues a stored comparison with its own config, methods and grid; "
                          "only --seeds (to add seeds) and --max-cells combine with it")
     if max_cells < 0:
@@ -178,7 +182,8 @@ def compare_cmd(
             cfg.eval.external = list(external)
 
     runs = run_compare(preset, store, methods=method or None, seeds=seeds, grid=grid or None, resume=resume,
-                       max_cells=max_cells, overrides=overrides, log=lambda s: err.print(s, highlight=False))
+                       max_cells=max_cells, overrides=overrides, first_seed=first_seed,
+                       log=lambda s: err.print(s, highlight=False))
     if json_out:
         print_json({"runs": runs})
         return
