@@ -19,6 +19,7 @@ Stages (one seed each for the ablations; the main comparison has three):
 - replay: C with buffer size 16 / 256 and replay ratio 0.1 / 1.0 / 0.5, in that order (128 and 0.3 are in main).
 - replay_steps: C at main's settings with every chunk trained twice (more steps without more replay).
 - replay_seeds: seeds 1-2 of replay ratio 1.0 and of replay_steps' control (their seed 0 is in those stages).
+- budget_seeds: seeds 1-2 of the budget stage (B3 and R at 10 / 20 / 60 %).
 """
 
 from __future__ import annotations

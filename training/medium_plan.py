@@ -27,6 +27,10 @@ STAGES: dict[str, dict[str, Any]] = {
     # "more replay helps selection, more passes do not" rests on three seeds; seed-major: one whole seed first
     "replay_seeds": {"methods": ["C"], "seeds": 3, "first_seed": 1, "grid": {"replay_ratio": [1.0], "epochs": [2]},
                      "external": False},
+    # seeds 1-2 of the sample-efficiency curve (B3 and R at 10 / 20 / 60 %; 40 % is main's, A the 100 % point), so
+    # every point of the paper's figure has three seeds; ~15 min a cell
+    "budget_seeds": {"methods": ["B3", "R"], "seeds": 3, "first_seed": 1, "grid": {"budget": [0.1, 0.2, 0.6]},
+                     "external": False},
 }
 
 
