@@ -9,7 +9,7 @@ from planning_support import OverlapSelector, ScriptedBackend, _tool, make_catal
 
 from core.catalog import load_catalog
 from core.planning.constraints import PlanConstraints
-from core.planning.contact_lookup import add_contact_lookups, address_kind
+from core.planning.contact_lookup import add_contact_lookups, address_kind, named_recipient
 from core.planning.registry import make_planner
 from core.planning.types import PlanStep
 
@@ -45,12 +45,28 @@ def test_addresses_names_the_schema_wants_and_references_are_left_alone(cat) -> 
           PlanStep(2, "payment_send", {"recipient": "mum", "amount": 40}, [], 2, "send mum 40 quid"),
           PlanStep(3, "direct_message_send", {"recipient": "Maya Patel", "message": "hi"}, [], 3, "tell Maya on chat"),
           PlanStep(4, "email_forward", {"to": "{{step_1}}"}, [1], 4, "forward it to them")]
-    steps, repairs = add_contact_lookups(ok, cat, "email Ana, send mum 40 quid, tell Maya on chat, forward it")
+    steps, repairs = add_contact_lookups(ok, cat, "email ana@x.io, send mum 40 quid, tell Maya on chat, forward it")
     assert repairs == [] and [s.tool_id for s in steps] == [s.tool_id for s in ok]
     # the schema decides, not the parameter's name: a payment's recipient is a full name, an email's `to` an address
     props = lambda t: cat.get(t).parameters["properties"]  # noqa: E731
     assert address_kind(props("email_send")["to"]) == "email" and address_kind(props("sms_send")["phone_number"]) == "phone"
     assert address_kind(props("payment_send")["recipient"]) is None
+
+
+def test_an_invented_address_or_name_becomes_a_search_for_the_person_the_clause_names(cat) -> None:  # noqa: ANN001
+    """The model's address found nowhere in the goal is made up; a name the goal never says is too: the search is
+    for whom the clause sends to. With nobody named there, nothing is searched (no guess on a guess)."""
+    made_up = [PlanStep(1, "sms_send", {"phone_number": "Ana", "text": "late"}, [], 1, "text mum that I'm running late"),
+               PlanStep(2, "email_send", {"to": "mum.flowers@gmail.com", "subject": "s", "body": "b"}, [], 2,
+                        "email my landlord the receipt")]
+    steps, repairs = add_contact_lookups(made_up, cat, "text mum that I'm running late and email my landlord the receipt")
+    assert [(s.tool_id, s.arguments.get("query")) for s in steps] == \
+        [("contact_search", "mum"), ("sms_send", None), ("contact_search", "landlord"), ("email_send", None)]
+    assert "is not an address" in repairs[0].detail and "is not in the goal" in repairs[1].detail
+    nobody = [PlanStep(1, "email_send", {"to": "x@y.io", "subject": "s", "body": "b"}, [], 1, "email it over")]
+    assert add_contact_lookups(nobody, cat, "email it over")[1] == []
+    assert named_recipient("tell my landlord the boiler broke") == "landlord"
+    assert named_recipient("send it to Priya Nair tonight") == "Priya Nair" and named_recipient("email her the pdf") == ""
 
 
 def test_one_search_per_person_and_never_past_the_step_limit(cat) -> None:  # noqa: ANN001
