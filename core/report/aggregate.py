@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import NotFoundError
-from core.report.select import KNOBS, child_evals, coreset_of, knobs_of, seed_of, variant_of
+from core.report.select import (
+    KNOBS,
+    child_evals,
+    comparison_breadth,
+    coreset_of,
+    knobs_of,
+    seed_of,
+    variant_of,
+)
 from core.report.specs import ABLATION_TASKS, LATENCY, METHOD_LABELS, METHODS, TABLE1_METRICS, TASK_OF_METRIC
 from core.store import RunStore
 
@@ -137,18 +144,6 @@ def main_rows(rows: Sequence[Row]) -> dict[str, str]:
     return out
 
 
-def _comparison_breadth(store: RunStore, train: list[dict[str, Any]]) -> dict[str, int]:
-    """Comparison parent id -> how many methods it compared (from its stored config)."""
-    out: dict[str, int] = {}
-    for pid in {r.get("parent_id") for r in train if r.get("parent_id")}:
-        try:
-            parent = store.get_run(pid)
-        except NotFoundError:  # a parent outside this store: no breadth known
-            continue
-        out[pid] = len((parent.get("config") or {}).get("methods") or [])
-    return out
-
-
 def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row], dict[str, list[str]]]:
     """Rows A..D, one per configuration where a method ran with several (coreset budget; and the hybrid loss
     share, replay ratio or buffer size of an ablation grid), and run -> contributing run ids."""
@@ -162,7 +157,7 @@ def table1_rows(store: RunStore, runs: list[dict[str, Any]]) -> tuple[list[Row],
         for name, _, _ in KNOBS:
             knob_vals.setdefault((r["method"], name), set()).add(k.get(name))
     rows: dict[str, Row] = {m: Row(key=m, label=METHOD_LABELS[m]) for m in METHODS}
-    breadth = _comparison_breadth(store, train)
+    breadth = comparison_breadth(train)
     split: set[str] = set()
     sources: dict[str, list[str]] = {}
     for r in sorted(train, key=lambda r: r["id"]):

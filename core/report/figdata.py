@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.report.aggregate import AblationSection, ci95_of, train_run_metrics
-from core.report.select import KNOBS, child_evals, coreset_of, knobs_of, seed_of
+from core.report.select import KNOBS, child_evals, comparison_breadth, coreset_of, knobs_of, seed_of
 from core.store import RunStore
 
 CHUNK_PREFIX = "chunk_acc/"
@@ -104,16 +104,13 @@ def main_setting(train: Iterable[dict[str, Any]], *, budget: bool = False) -> li
     the most methods: the main comparison), then the most common: an ablation grid adds cells of other settings,
     which a figure of another variable must not average in, also when a setting gets as many seeds as the main."""
     train = list(train)
-    methods_of: dict[str, set[str]] = {}
-    for r in train:
-        methods_of.setdefault(r.get("parent_id") or "", set()).add(r["method"])
-    breadth = {pid: len(ms) if pid else 0 for pid, ms in methods_of.items()}
+    breadth = comparison_breadth(train)
     counts: dict[str, Counter] = {}
     widest: dict[tuple[str, tuple], int] = {}
     for r in train:
         key = _setting(r, budget=budget)
         counts.setdefault(r["method"], Counter())[key] += 1
-        widest[(r["method"], key)] = max(widest.get((r["method"], key), 0), breadth[r.get("parent_id") or ""])
+        widest[(r["method"], key)] = max(widest.get((r["method"], key), 0), breadth.get(r.get("parent_id") or "", 0))
     modal = {m: min(c.items(), key=lambda kv: (-widest[(m, kv[0])], -kv[1], repr(kv[0])))[0] for m, c in counts.items()}
     return [r for r in train if _setting(r, budget=budget) == modal[r["method"]]]
 

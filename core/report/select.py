@@ -129,3 +129,13 @@ def child_evals(store: RunStore, train_ids: set[str]) -> dict[str, list[dict[str
     for v in out.values():
         v.sort(key=lambda r: (r["started"] or "", r["id"]))
     return out
+
+
+def comparison_breadth(train: list[dict[str, Any]]) -> dict[str, int]:
+    """Comparison parent id -> how many methods among `train` came from it (the main comparison: every method; an
+    ablation stage: one or two). What tells a method's main setting from an ablation setting with as many seeds."""
+    methods: dict[str, set[str]] = {}
+    for r in train:
+        if r.get("parent_id"):
+            methods.setdefault(r["parent_id"], set()).add(r.get("method") or "")
+    return {pid: len(ms) for pid, ms in methods.items()}
